@@ -1,0 +1,217 @@
+//! OAuth2 clients. A public client has no secret at all (the type cannot hold one); a confidential
+//! client's secret exists only as a keyed hash.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::secret::TokenHash;
+use crate::user::UserId;
+
+/// The one grant type a client is registered for (Open edX's `authorization_grant_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    Password,
+    ClientCredentials,
+    AuthorizationCode,
+}
+
+impl GrantType {
+    /// The spelling Open edX puts in the JWT `grant_type` claim and its database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::ClientCredentials => "client-credentials",
+            GrantType::AuthorizationCode => "authorization-code",
+        }
+    }
+
+    /// The RFC 6749 spelling of `grant_type` on the token endpoint.
+    pub fn oauth_name(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
+        }
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClientInputError {
+    #[error(
+        "unknown grant type {0:?}: expected password, client-credentials or authorization-code"
+    )]
+    GrantType(String),
+    #[error("a public client cannot have a client secret")]
+    PublicWithSecret,
+    #[error("redirect URI {0:?} is not an absolute URI without a fragment")]
+    RedirectUri(String),
+    #[error("an authorization-code client needs at least one redirect URI")]
+    MissingRedirectUri,
+    #[error("client name must not be empty")]
+    EmptyName,
+    #[error("client id must be 1 to 100 printable ASCII characters without spaces (got {0:?})")]
+    ClientId(String),
+    #[error("client secret must be at least 16 characters")]
+    WeakSecret,
+    #[error("scope {0:?} is not registered")]
+    UnknownScope(String),
+    #[error("filter {0:?} must look like kind:value, e.g. content_org:MITx or user:me")]
+    Filter(String),
+    #[error("{0} lifetime must be between 1 and 31536000 seconds (got {1})")]
+    Lifetime(&'static str, i64),
+}
+
+impl FromStr for GrantType {
+    type Err = ClientInputError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "password" => Ok(GrantType::Password),
+            "client-credentials" | "client_credentials" => Ok(GrantType::ClientCredentials),
+            "authorization-code" | "authorization_code" => Ok(GrantType::AuthorizationCode),
+            other => Err(ClientInputError::GrantType(other.to_owned())),
+        }
+    }
+}
+
+/// Public clients (mobile apps, SPAs) cannot keep a secret; confidential ones store only its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    Public,
+    Confidential { secret_hash: TokenHash },
+}
+
+/// Per-client overrides of the server's token lifetimes, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub jwt: Option<i64>,
+    pub opaque: Option<i64>,
+    pub refresh: Option<i64>,
+}
+
+/// An absolute redirect URI, compared by exact string match (RFC 6749 §3.1.2, OAuth 2.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectUri(String);
+
+impl TryFrom<&str> for RedirectUri {
+    type Error = ClientInputError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        match url::Url::parse(value) {
+            Ok(u) if u.fragment().is_none() && !u.cannot_be_a_base() => {
+                Ok(RedirectUri(value.to_owned()))
+            }
+            _ => Err(ClientInputError::RedirectUri(value.to_owned())),
+        }
+    }
+}
+
+impl RedirectUri {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub owner: UserId,
+    pub kind: ClientKind,
+    pub grant_type: GrantType,
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Scopes the client may ask for beyond the defaults.
+    pub scopes: Vec<String>,
+    /// Carried verbatim in JWTs, e.g. `content_org:MITx`.
+    pub filters: Vec<String>,
+    pub restricted: bool,
+    pub skip_authorization: bool,
+    pub lifetimes: Lifetimes,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        matches!(self.kind, ClientKind::Public)
+    }
+}
+
+/// Checks a filter's shape: `kind:value`, both non-empty, no whitespace.
+pub fn parse_filter(value: &str) -> Result<String, ClientInputError> {
+    match value.split_once(':') {
+        Some((kind, rest))
+            if !kind.is_empty()
+                && !rest.is_empty()
+                && !value.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(value.to_owned())
+        }
+        _ => Err(ClientInputError::Filter(value.to_owned())),
+    }
+}
+
+/// Checks a client id given by an operator (generated ones are always fine).
+pub fn parse_client_id(value: &str) -> Result<String, ClientInputError> {
+    if !value.is_empty() && value.len() <= 100 && value.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err(ClientInputError::ClientId(value.to_owned()))
+    }
+}
+
+pub fn parse_lifetime(what: &'static str, secs: i64) -> Result<i64, ClientInputError> {
+    if (1..=31_536_000).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(ClientInputError::Lifetime(what, secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_types_accept_both_spellings_and_name_the_bad_one() {
+        assert_eq!(
+            "client_credentials".parse(),
+            Ok(GrantType::ClientCredentials)
+        );
+        assert_eq!(
+            "client-credentials".parse(),
+            Ok(GrantType::ClientCredentials)
+        );
+        assert_eq!(
+            "implicit".parse::<GrantType>(),
+            Err(ClientInputError::GrantType("implicit".into()))
+        );
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute_without_fragment() {
+        assert!(RedirectUri::try_from("https://app.example.org/cb").is_ok());
+        assert!(RedirectUri::try_from("com.example.app:/oauth2redirect").is_ok());
+        for bad in [
+            "/relative/cb",
+            "app.example.org/cb",
+            "https://x/cb#frag",
+            "mailto:x@y",
+            "",
+        ] {
+            assert!(RedirectUri::try_from(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_need_kind_and_value() {
+        assert!(parse_filter("content_org:MITx").is_ok());
+        assert!(parse_filter("user:me").is_ok());
+        for bad in ["MITx", ":x", "x:", "a b:c"] {
+            assert!(parse_filter(bad).is_err(), "{bad}");
+        }
+    }
+}

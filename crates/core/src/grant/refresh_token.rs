@@ -1,0 +1,158 @@
+//! RFC 6749 §6 with rotation (OAuth 2.0 Security BCP §4.14): every use of a refresh token yields a
+//! new one in the same family. A second use inside the grace window gets the same successor pair;
+//! a use after it revokes the whole family. See docs/design/refresh-families.md.
+
+use crate::client::Client;
+use crate::error::GrantError;
+use crate::random::{hex_id, secret_token};
+use crate::request::AccessFormat;
+use crate::scope::narrow;
+use crate::secret::Secret;
+use crate::store::{AccessTokenRow, Family, NewRefresh, Rotation, Store};
+use crate::successor;
+use crate::tokens::{AccessGrant, Issued, TokenService};
+use crate::user::User;
+
+const INVALID: &str = "refresh token is invalid, expired or revoked";
+
+impl<S: Store> TokenService<S> {
+    pub(crate) async fn refresh(
+        &self,
+        client: &Client,
+        presented: Secret,
+        scope: Option<&str>,
+        format: AccessFormat,
+        now: i64,
+    ) -> Result<Issued, GrantError> {
+        let hash = self.hasher.hash(presented.expose());
+        // A lost race re-reads the row once: by then it holds the winner's successor.
+        for _ in 0..2 {
+            let row = self
+                .store
+                .refresh_token(&hash)
+                .await?
+                .ok_or(GrantError::InvalidGrant(INVALID))?;
+            if row.family.client_id != client.id || row.family_revoked {
+                return Err(GrantError::InvalidGrant(INVALID));
+            }
+            if let Some(rotated_at) = row.rotated_at {
+                if now - rotated_at <= self.settings.refresh_grace {
+                    if let Some(sealed) = &row.successor {
+                        return successor::open(&presented, sealed);
+                    }
+                }
+                self.store.revoke_family(&row.family.id, now).await?;
+                tracing::warn!(target: "audit", family = %row.family.id, client_id = %client.id,
+                    "rotated refresh token reused after the grace window: family revoked");
+                return Err(GrantError::InvalidGrant(INVALID));
+            }
+            let family_over = row.family.expires_at.is_some_and(|e| e <= now);
+            if row.expires_at <= now || family_over {
+                return Err(GrantError::InvalidGrant(INVALID));
+            }
+            let user = self
+                .store
+                .user_by_id(row.family.user_id)
+                .await?
+                .filter(|u| !u.disabled)
+                .ok_or(GrantError::InvalidGrant("this account is disabled"))?;
+            let scopes = narrow(scope, &row.scopes)?;
+            let pair =
+                self.new_pair(client, &user, scopes, &row.scopes, format, &row.family, now)?;
+            let sealed = successor::seal(&presented, &pair.issued, self.random.as_ref())?;
+            match self
+                .store
+                .rotate_refresh(&hash, now, &sealed, &pair.refresh, pair.access.as_ref())
+                .await?
+            {
+                Rotation::Rotated => return Ok(pair.issued),
+                Rotation::Lost => continue,
+            }
+        }
+        Err(GrantError::InvalidGrant(INVALID))
+    }
+
+    /// Issues an access token and the first refresh token of a new family (password and
+    /// authorization_code grants).
+    pub(crate) async fn start_family(
+        &self,
+        client: &Client,
+        user: &User,
+        scopes: Vec<String>,
+        format: AccessFormat,
+        now: i64,
+    ) -> Result<Issued, GrantError> {
+        let family = Family {
+            id: hex_id(self.random.as_ref(), 16),
+            client_id: client.id.clone(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: self.settings.refresh_family_lifetime.map(|l| now + l),
+        };
+        let pair = self.new_pair(client, user, scopes.clone(), &scopes, format, &family, now)?;
+        self.store
+            .start_family(&family, &pair.refresh, pair.access.as_ref())
+            .await?;
+        Ok(pair.issued)
+    }
+
+    /// An access token with `scopes` and a refresh token that keeps the family's `granted` scopes
+    /// (RFC 6749 §6: a new refresh token's scope is that of the one it replaces).
+    #[allow(clippy::too_many_arguments)]
+    fn new_pair(
+        &self,
+        client: &Client,
+        user: &User,
+        scopes: Vec<String>,
+        granted: &[String],
+        format: AccessFormat,
+        family: &Family,
+        now: i64,
+    ) -> Result<Pair, GrantError> {
+        let access = self.mint_access(
+            &AccessGrant {
+                client,
+                user,
+                scopes: scopes.clone(),
+                format,
+                family_id: Some(family.id.clone()),
+            },
+            now,
+        )?;
+        let refresh_token = secret_token(self.random.as_ref());
+        let lifetime = client
+            .lifetimes
+            .refresh
+            .unwrap_or(self.settings.refresh_lifetime);
+        let expires_at = match family.expires_at {
+            Some(cap) => (now + lifetime).min(cap),
+            None => now + lifetime,
+        };
+        let refresh = NewRefresh {
+            hash: self.hasher.hash(refresh_token.expose()),
+            family_id: family.id.clone(),
+            scopes: granted.to_vec(),
+            issued_at: now,
+            expires_at,
+            access_jti: access.jti,
+            access_expires_at: access.expires_at,
+        };
+        Ok(Pair {
+            issued: Issued {
+                access_token: access.token,
+                format,
+                expires_in: access.expires_in,
+                scopes,
+                refresh_token: Some(refresh_token),
+            },
+            refresh,
+            access: access.row,
+        })
+    }
+}
+
+struct Pair {
+    issued: Issued,
+    refresh: NewRefresh,
+    access: Option<AccessTokenRow>,
+}

@@ -1,0 +1,170 @@
+//! RFC 7662 introspection and RFC 7009 revocation: what a resource server or a client learns about
+//! a token, and how a client takes one back.
+
+use latchkey_proto::{IntrospectionResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};
+use latchkey_token::{AccessClaims, Validation};
+
+use crate::client_auth::AuthenticatedClient;
+use crate::error::GrantError;
+use crate::store::Store;
+use crate::tokens::TokenService;
+
+/// A compact JWS has exactly two dots; our opaque tokens and refresh tokens have none.
+fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+impl<S: Store> TokenService<S> {
+    fn validation(&self) -> Validation {
+        Validation {
+            issuer: self.settings.issuer.clone(),
+            audience: self.settings.audience.clone(),
+            algorithms: vec![
+                latchkey_token::Algorithm::RS512,
+                latchkey_token::Algorithm::RS256,
+                latchkey_token::Algorithm::ES256,
+                latchkey_token::Algorithm::EdDSA,
+            ],
+            leeway_secs: 0,
+            required_version_major: None,
+        }
+    }
+
+    /// A JWT of ours that verifies now, whether or not it was revoked since.
+    fn verified_jwt(&self, token: &str, now: i64) -> Option<AccessClaims> {
+        let ring = self.keys.current();
+        latchkey_token::verify::<AccessClaims>(token, &ring.verifying, &self.validation(), now).ok()
+    }
+
+    /// Inactive for anything unknown, expired, revoked, or whose user is disabled.
+    #[tracing::instrument(skip_all)]
+    pub async fn introspect(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<IntrospectionResponse, GrantError> {
+        if looks_like_jwt(token) {
+            let Some(claims) = self.verified_jwt(token, now) else {
+                return Ok(IntrospectionResponse::inactive());
+            };
+            if self.store.is_jti_revoked(&claims.jti).await? || !self.user_active(&claims).await? {
+                return Ok(IntrospectionResponse::inactive());
+            }
+            return Ok(IntrospectionResponse {
+                active: true,
+                scope: Some(claims.scopes.join(" ")),
+                client_id: Some(claims.client_id),
+                username: Some(claims.preferred_username),
+                token_type: Some(TOKEN_TYPE_JWT.into()),
+                exp: Some(claims.exp),
+                iat: Some(claims.iat),
+                sub: Some(claims.sub),
+                aud: Some(claims.aud),
+                iss: Some(claims.iss),
+                jti: Some(claims.jti),
+            });
+        }
+        let hash = self.hasher.hash(token);
+        if let Some(row) = self.store.access_token(&hash).await? {
+            if row.revoked || row.expires_at <= now {
+                return Ok(IntrospectionResponse::inactive());
+            }
+            let Some(user) = self
+                .store
+                .user_by_id(row.user_id)
+                .await?
+                .filter(|u| !u.disabled)
+            else {
+                return Ok(IntrospectionResponse::inactive());
+            };
+            return Ok(IntrospectionResponse {
+                active: true,
+                scope: Some(row.scopes.join(" ")),
+                client_id: Some(row.client_id),
+                username: Some(user.username),
+                token_type: Some(TOKEN_TYPE_BEARER.into()),
+                exp: Some(row.expires_at),
+                iat: Some(row.issued_at),
+                sub: Some(user.sub),
+                aud: Some(self.settings.audience.clone()),
+                iss: Some(self.settings.issuer.clone()),
+                jti: Some(row.jti),
+            });
+        }
+        if let Some(row) = self.store.refresh_token(&hash).await? {
+            let dead = row.family_revoked
+                || row.rotated_at.is_some()
+                || row.expires_at <= now
+                || row.family.expires_at.is_some_and(|e| e <= now);
+            if dead {
+                return Ok(IntrospectionResponse::inactive());
+            }
+            let Some(user) = self
+                .store
+                .user_by_id(row.family.user_id)
+                .await?
+                .filter(|u| !u.disabled)
+            else {
+                return Ok(IntrospectionResponse::inactive());
+            };
+            return Ok(IntrospectionResponse {
+                active: true,
+                scope: Some(row.scopes.join(" ")),
+                client_id: Some(row.family.client_id),
+                username: Some(user.username),
+                token_type: Some("refresh_token".into()),
+                exp: Some(row.expires_at),
+                iat: Some(row.issued_at),
+                sub: Some(user.sub),
+                iss: Some(self.settings.issuer.clone()),
+                ..IntrospectionResponse::default()
+            });
+        }
+        Ok(IntrospectionResponse::inactive())
+    }
+
+    async fn user_active(&self, claims: &AccessClaims) -> Result<bool, GrantError> {
+        Ok(self
+            .store
+            .user_by_login(&claims.preferred_username)
+            .await?
+            .is_some_and(|u| !u.disabled && u.sub == claims.sub))
+    }
+
+    /// RFC 7009. A refresh token takes its whole family with it; an access token is marked revoked
+    /// (a JWT by its `jti`). Unknown tokens and tokens of other clients change nothing and still
+    /// succeed (§2.2), so revocation tells a client nothing about tokens that are not its own.
+    #[tracing::instrument(skip_all, fields(client_id = %client.client().id))]
+    pub async fn revoke(
+        &self,
+        client: &AuthenticatedClient,
+        token: &str,
+        now: i64,
+    ) -> Result<(), GrantError> {
+        let client_id = &client.client().id;
+        if looks_like_jwt(token) {
+            if let Some(claims) = self.verified_jwt(token, now) {
+                if &claims.client_id == client_id {
+                    self.store.revoke_jti(&claims.jti, claims.exp).await?;
+                    tracing::info!(target: "audit", jti = %claims.jti, "access token revoked");
+                }
+            }
+            return Ok(());
+        }
+        let hash = self.hasher.hash(token);
+        if let Some(row) = self.store.access_token(&hash).await? {
+            if &row.client_id == client_id {
+                self.store.revoke_access_token(&hash).await?;
+                tracing::info!(target: "audit", jti = %row.jti, "access token revoked");
+            }
+            return Ok(());
+        }
+        if let Some(row) = self.store.refresh_token(&hash).await? {
+            if &row.family.client_id == client_id {
+                self.store.revoke_family(&row.family.id, now).await?;
+                tracing::info!(target: "audit", family = %row.family.id, "refresh family revoked");
+            }
+        }
+        Ok(())
+    }
+}

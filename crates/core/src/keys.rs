@@ -1,0 +1,268 @@
+//! Signing keys: sealed in the database so every node signs with the same keys, published as a
+//! JWKS, and rotated so that no verifier is ever surprised (see docs/design/key-rotation.md).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use latchkey_token::{Algorithm, JwkSet, SigningKey, VerifyingKeys};
+use zeroize::Zeroizing;
+
+use crate::random::Random;
+use crate::store::{Conflict, KeyState, KeyStore, StoreError, StoredKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("signing key error: {0}")]
+    Token(#[from] latchkey_token::TokenError),
+    #[error("cannot open signing key {0}: wrong key-encryption key, or the row is damaged")]
+    Unseal(String),
+    #[error("cannot seal signing key")]
+    Seal,
+    #[error("no current signing key in the database")]
+    NoCurrentKey,
+}
+
+/// The key-encryption key (AES-256-GCM) that seals private signing keys at rest.
+pub struct KeyEncryptionKey(LessSafeKey);
+
+impl KeyEncryptionKey {
+    pub fn new(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| KeyError::Seal)?;
+        Ok(KeyEncryptionKey(LessSafeKey::new(key)))
+    }
+
+    /// `nonce || ciphertext || tag`, bound to `kid` so rows cannot be swapped.
+    pub fn seal(&self, kid: &str, plain: &[u8], random: &dyn Random) -> Result<Vec<u8>, KeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random.fill(&mut nonce);
+        let mut buf = plain.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| KeyError::Seal)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        buf.iter_mut().for_each(|b| *b = 0);
+        Ok(out)
+    }
+
+    pub fn open(&self, kid: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let unseal = || KeyError::Unseal(kid.to_owned());
+        if sealed.len() < NONCE_LEN {
+            return Err(unseal());
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| unseal())?;
+        let mut buf = Zeroizing::new(body.to_vec());
+        let plain_len = self
+            .0
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
+            .map_err(|_| unseal())?
+            .len();
+        buf.truncate(plain_len);
+        Ok(buf)
+    }
+}
+
+impl std::fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyEncryptionKey(<redacted>)")
+    }
+}
+
+/// What the token endpoint signs with and what `/oauth2/jwks.json` serves, swapped atomically.
+pub struct KeyRing {
+    state: ArcSwap<RingState>,
+}
+
+pub struct RingState {
+    pub signer: Arc<SigningKey>,
+    pub jwks: JwkSet,
+    /// The JWKS serialised once per change, not once per request.
+    pub jwks_json: Arc<str>,
+    pub verifying: VerifyingKeys,
+}
+
+impl KeyRing {
+    pub fn current(&self) -> Arc<RingState> {
+        self.state.load_full()
+    }
+
+    pub fn signer(&self) -> Arc<SigningKey> {
+        self.state.load().signer.clone()
+    }
+
+    fn replace(&self, state: RingState) {
+        self.state.store(Arc::new(state));
+    }
+}
+
+/// A key as the CLI and admin API list it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// Loads, creates and rotates signing keys.
+pub struct KeyManager<S> {
+    store: Arc<S>,
+    kek: KeyEncryptionKey,
+    random: Arc<dyn Random>,
+}
+
+impl<S: KeyStore> KeyManager<S> {
+    pub fn new(store: Arc<S>, kek: KeyEncryptionKey, random: Arc<dyn Random>) -> Self {
+        KeyManager { store, kek, random }
+    }
+
+    /// Makes sure a current key exists (an RS512 key on first start), then builds the ring.
+    pub async fn load_ring(&self, now: i64) -> Result<KeyRing, KeyError> {
+        if !self.has_current().await? {
+            self.create(Algorithm::RS512, KeyState::Current, now)
+                .await?;
+        }
+        let state = self.build_state().await?;
+        Ok(KeyRing {
+            state: ArcSwap::from_pointee(state),
+        })
+    }
+
+    /// Re-reads the keys (after a rotation elsewhere) and swaps them into `ring`.
+    pub async fn reload(&self, ring: &KeyRing) -> Result<(), KeyError> {
+        ring.replace(self.build_state().await?);
+        Ok(())
+    }
+
+    /// Retires the current key and makes a key of `alg` current: the published `next` key when it
+    /// has that algorithm, otherwise a new one. A fresh `next` key of `alg` is then published, so
+    /// the following rotation is seen by verifiers before it signs.
+    pub async fn rotate(&self, alg: Algorithm, now: i64) -> Result<KeyInfo, KeyError> {
+        let keys = self.store.signing_keys().await?;
+        let next = keys
+            .iter()
+            .find(|k| k.state == KeyState::Next && k.alg == alg)
+            .map(|k| k.kid.clone());
+        let promoted = match next {
+            Some(kid) => kid,
+            None => self.create(alg, KeyState::Next, now).await?.kid,
+        };
+        self.store.promote_key(&promoted, now).await?;
+        self.create(alg, KeyState::Next, now).await?;
+        let info = self
+            .list()
+            .await?
+            .into_iter()
+            .find(|k| k.kid == promoted)
+            .ok_or(KeyError::NoCurrentKey)?;
+        tracing::info!(target: "audit", kid = %info.kid, alg = %info.alg, "signing key rotated");
+        Ok(info)
+    }
+
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
+        Ok(self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .map(|k| KeyInfo {
+                kid: k.kid,
+                alg: k.alg.to_string(),
+                state: k.state.as_str().to_owned(),
+                created_at: k.created_at,
+                retired_at: k.retired_at,
+            })
+            .collect())
+    }
+
+    /// Deletes retired keys whose every token has expired (`max_token_lifetime` after retiring).
+    pub async fn forget_retired(&self, now: i64, max_token_lifetime: i64) -> Result<u64, KeyError> {
+        Ok(self
+            .store
+            .delete_keys_retired_before(now - max_token_lifetime)
+            .await?)
+    }
+
+    async fn has_current(&self) -> Result<bool, KeyError> {
+        Ok(self
+            .store
+            .signing_keys()
+            .await?
+            .iter()
+            .any(|k| k.state == KeyState::Current))
+    }
+
+    async fn create(
+        &self,
+        alg: Algorithm,
+        state: KeyState,
+        now: i64,
+    ) -> Result<StoredKey, KeyError> {
+        let key = SigningKey::generate(alg)?;
+        let pkcs8 = key.to_pkcs8()?;
+        let stored = StoredKey {
+            kid: key.kid().to_owned(),
+            alg,
+            state,
+            sealed_private: self.kek.seal(key.kid(), &pkcs8, self.random.as_ref())?,
+            created_at: now,
+            retired_at: None,
+        };
+        match self.store.insert_key(&stored).await {
+            // Two nodes starting on an empty database at once: the other one's key wins.
+            Err(StoreError::Conflict(Conflict::CurrentKey)) => Ok(stored),
+            other => other.map(|()| stored).map_err(KeyError::from),
+        }
+    }
+
+    async fn build_state(&self) -> Result<RingState, KeyError> {
+        let mut signer = None;
+        let mut published = Vec::new();
+        for stored in self.store.signing_keys().await? {
+            let pkcs8 = self.kek.open(&stored.kid, &stored.sealed_private)?;
+            let key = SigningKey::from_pkcs8(stored.alg, &pkcs8)?;
+            published.push(key.public_jwk());
+            if stored.state == KeyState::Current {
+                signer = Some(Arc::new(key));
+            }
+        }
+        let signer = signer.ok_or(KeyError::NoCurrentKey)?;
+        let jwks = JwkSet { keys: published };
+        let jwks_json: Arc<str> = serde_json::to_string(&jwks)
+            .map_err(|e| KeyError::Unseal(e.to_string()))?
+            .into();
+        let verifying = VerifyingKeys::from_jwk_set(&jwks)?;
+        Ok(RingState {
+            signer,
+            jwks,
+            jwks_json,
+            verifying,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::OsRandom;
+
+    #[test]
+    fn sealed_keys_open_only_with_the_same_kek_and_kid() {
+        let kek = KeyEncryptionKey::new(&[7; 32]).unwrap();
+        let sealed = kek.seal("kid-1", b"private", &OsRandom).unwrap();
+        assert_eq!(kek.open("kid-1", &sealed).unwrap().as_slice(), b"private");
+        assert!(kek.open("kid-2", &sealed).is_err());
+        let other = KeyEncryptionKey::new(&[8; 32]).unwrap();
+        assert!(other.open("kid-1", &sealed).is_err());
+        assert!(kek.open("kid-1", &sealed[..5]).is_err());
+    }
+}

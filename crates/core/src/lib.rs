@@ -1,0 +1,28 @@
+//! Latchkey's domain: users, clients, grants (one file per grant), refresh families, signing keys
+//! and the storage traits they need. It knows neither HTTP nor SQL: the server crate turns requests
+//! into calls here, the store crate implements [`store::Store`] for SQLite and PostgreSQL. Time
+//! (`now`, unix seconds) and randomness ([`random::Random`]) are parameters.
+//!
+//! ```
+//! use latchkey_core::scope::ScopeRegistry;
+//! let scopes = ScopeRegistry::default();
+//! assert!(scopes.contains("grades:read"));
+//! ```
+
+pub mod admin;
+pub mod client;
+pub mod client_auth;
+pub mod error;
+mod grant;
+mod introspect;
+pub mod keys;
+pub mod password;
+pub mod random;
+pub mod request;
+pub mod scope;
+pub mod secret;
+pub mod store;
+mod successor;
+pub mod throttle;
+pub mod tokens;
+pub mod user;

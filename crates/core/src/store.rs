@@ -1,0 +1,239 @@
+//! The storage the domain needs, defined here by the code that uses it (Hydra/fosite style) and
+//! implemented by `latchkey-store` for SQLite and PostgreSQL. Every method is one intent; whatever
+//! must be atomic is one method, and a lost race is a typed answer, never a silent success.
+
+use async_trait::async_trait;
+use latchkey_token::Algorithm;
+
+use crate::client::Client;
+use crate::secret::TokenHash;
+use crate::user::{User, UserId};
+
+/// What a unique constraint refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("a user with this username already exists")]
+    Username,
+    #[error("a user with this email already exists")]
+    Email,
+    #[error("a client with this client id already exists")]
+    ClientId,
+    #[error("this owner already has a client with this name")]
+    ClientName,
+    #[error("another signing key became current at the same time")]
+    CurrentKey,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A user row about to be inserted (the domain has validated every field).
+#[derive(Clone, Debug)]
+pub struct NewUserRow {
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub email_verified: bool,
+    pub sub: String,
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn insert_user(&self, row: &NewUserRow) -> Result<User, StoreError>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// By exact username, else by email compared case-insensitively.
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
+    /// Returns false when there is no such user.
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError>;
+    /// Replaces `old` with `new` only if `old` is still stored, so an upgrade on sign-in never
+    /// overwrites a password change made meanwhile.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Replaces every field of the client with this id.
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    async fn client_by_id(&self, id: &str) -> Result<Option<Client>, StoreError>;
+    async fn client_by_name(&self, owner: UserId, name: &str)
+        -> Result<Option<Client>, StoreError>;
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+}
+
+/// A signing key's place in its life: published before it signs, published after it stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Next,
+    Current,
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retired => "retired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyState> {
+        match s {
+            "next" => Some(KeyState::Next),
+            "current" => Some(KeyState::Current),
+            "retired" => Some(KeyState::Retired),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub state: KeyState,
+    /// PKCS#8, sealed with the key-encryption key (AES-256-GCM, the kid as associated data).
+    pub sealed_private: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// A key inserted as `Current` conflicts with an existing current key (`Conflict::CurrentKey`).
+    async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+    /// In one step: the current key (if any) retires at `now`, and `kid` becomes current.
+    async fn promote_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;
+    async fn delete_keys_retired_before(&self, before: i64) -> Result<u64, StoreError>;
+}
+
+/// An opaque access token's row, or the record of a JWT kept for a refresh family.
+#[derive(Clone, Debug)]
+pub struct AccessTokenRow {
+    pub hash: TokenHash,
+    pub jti: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub scopes: Vec<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub family_id: Option<String>,
+    pub revoked: bool,
+}
+
+/// A refresh family: every refresh token descended from one grant.
+#[derive(Clone, Debug)]
+pub struct Family {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub created_at: i64,
+    /// The optional absolute limit, whatever the rotations.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRefresh {
+    pub hash: TokenHash,
+    pub family_id: String,
+    pub scopes: Vec<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// The access token issued with this refresh token, so revoking the family reaches it.
+    pub access_jti: String,
+    pub access_expires_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefreshRow {
+    pub hash: TokenHash,
+    pub family: Family,
+    pub family_revoked: bool,
+    pub scopes: Vec<String>,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    /// The successor pair, sealed under a key only the presented token derives.
+    pub successor: Option<Vec<u8>>,
+}
+
+/// What a rotation attempt found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated,
+    /// Someone else rotated (or revoked) this token first; nothing was written.
+    Lost,
+}
+
+/// Rows the janitor removed in one pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub access_tokens: u64,
+    pub refresh_tokens: u64,
+    pub families: u64,
+    pub revoked_jtis: u64,
+}
+
+impl Purged {
+    pub fn total(&self) -> u64 {
+        self.access_tokens + self.refresh_tokens + self.families + self.revoked_jtis
+    }
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_access_token(&self, row: &AccessTokenRow) -> Result<(), StoreError>;
+    async fn access_token(&self, hash: &TokenHash) -> Result<Option<AccessTokenRow>, StoreError>;
+    /// Creates the family and its first refresh token (with its opaque access token, if any) at once.
+    async fn start_family(
+        &self,
+        family: &Family,
+        first: &NewRefresh,
+        access: Option<&AccessTokenRow>,
+    ) -> Result<(), StoreError>;
+    async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRow>, StoreError>;
+    /// Compare-and-swap: marks `old` rotated (keeping `sealed_successor`) only if it is neither
+    /// rotated nor revoked, and in the same transaction stores `next` and `access`.
+    async fn rotate_refresh(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        sealed_successor: &[u8],
+        next: &NewRefresh,
+        access: Option<&AccessTokenRow>,
+    ) -> Result<Rotation, StoreError>;
+    /// Revokes the family, its refresh tokens and every access token issued in it (JWTs by jti).
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError>;
+    async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Marks a JWT revoked until it would have expired anyway.
+    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Removes at most `batch` rows of each kind that can no longer matter at `now`.
+    async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError>;
+}
+
+/// Everything Latchkey stores.
+#[async_trait]
+pub trait Store: UserStore + ClientStore + KeyStore + TokenStore + 'static {
+    /// Is the database reachable and answering?
+    async fn ping(&self) -> Result<(), StoreError>;
+}

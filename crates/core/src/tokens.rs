@@ -1,0 +1,329 @@
+//! The token service: runs grants, issues access and refresh tokens, revokes and introspects.
+//! The grants themselves live one per file under `grant/`.
+
+use std::sync::Arc;
+
+use latchkey_token::{AccessClaims, JWT_VERSION};
+
+use crate::client::Client;
+use crate::client_auth::AuthenticatedClient;
+use crate::error::GrantError;
+use crate::keys::KeyRing;
+use crate::password::PasswordHasher;
+use crate::random::{hex_id, secret_token, Random};
+use crate::request::{AccessFormat, Grant, TokenGrant};
+use crate::scope::{ScopeRegistry, USER_ID_SCOPE};
+use crate::secret::{Secret, SecretHasher};
+use crate::store::{AccessTokenRow, Store};
+use crate::throttle::Throttle;
+use crate::user::User;
+
+/// Token lifetimes and identity of the issuer; per-client lifetimes override the first three.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub jwt_lifetime: i64,
+    pub opaque_lifetime: i64,
+    pub refresh_lifetime: i64,
+    /// Optional cap on a refresh family's whole life, whatever the rotations.
+    pub refresh_family_lifetime: Option<i64>,
+    /// How long a rotated refresh token still yields its successor instead of killing the family.
+    pub refresh_grace: i64,
+    pub service_jwt_max_lifetime: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            issuer: "http://127.0.0.1:8000/oauth2".into(),
+            audience: "latchkey".into(),
+            jwt_lifetime: 3600,
+            opaque_lifetime: 36_000,
+            refresh_lifetime: 14 * 24 * 3600,
+            refresh_family_lifetime: None,
+            refresh_grace: 10,
+            service_jwt_max_lifetime: 3600,
+        }
+    }
+}
+
+/// Tokens a grant issued. `refresh_token` is absent for client_credentials.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: Secret,
+    pub format: AccessFormat,
+    pub expires_in: i64,
+    pub scopes: Vec<String>,
+    pub refresh_token: Option<Secret>,
+}
+
+/// Where a request comes from, for throttling and audit; `now` is unix seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestContext {
+    pub now: i64,
+    pub ip: Option<std::net::IpAddr>,
+}
+
+pub struct TokenService<S> {
+    pub(crate) store: Arc<S>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) hasher: SecretHasher,
+    pub(crate) passwords: Arc<PasswordHasher>,
+    pub(crate) scopes: ScopeRegistry,
+    pub(crate) settings: TokenSettings,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) throttle: Throttle,
+}
+
+/// An access token about to be issued, before it takes its form.
+pub(crate) struct AccessGrant<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub scopes: Vec<String>,
+    pub format: AccessFormat,
+    pub family_id: Option<String>,
+}
+
+/// The access token in its final form, and the row that must be stored for it (opaque only).
+pub(crate) struct MintedAccess {
+    pub token: Secret,
+    pub jti: String,
+    pub expires_at: i64,
+    pub expires_in: i64,
+    pub row: Option<AccessTokenRow>,
+}
+
+impl<S: Store> TokenService<S> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<S>,
+        keys: Arc<KeyRing>,
+        hasher: SecretHasher,
+        passwords: Arc<PasswordHasher>,
+        scopes: ScopeRegistry,
+        settings: TokenSettings,
+        random: Arc<dyn Random>,
+        throttle: Throttle,
+    ) -> Self {
+        TokenService {
+            store,
+            keys,
+            hasher,
+            passwords,
+            scopes,
+            settings,
+            random,
+            throttle,
+        }
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    pub fn scopes(&self) -> &ScopeRegistry {
+        &self.scopes
+    }
+
+    pub fn hasher(&self) -> &SecretHasher {
+        &self.hasher
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Runs one grant for an authenticated client.
+    #[tracing::instrument(skip_all, fields(client_id = %client.client().id))]
+    pub async fn grant(
+        &self,
+        client: &AuthenticatedClient,
+        request: TokenGrant,
+        ctx: RequestContext,
+    ) -> Result<Issued, GrantError> {
+        let client = client.client();
+        let format = request.format;
+        match request.grant {
+            Grant::Password {
+                username,
+                password,
+                scope,
+            } => {
+                self.password(client, &username, password, scope.as_deref(), format, ctx)
+                    .await
+            }
+            Grant::ClientCredentials { scope } => {
+                self.client_credentials(client, scope.as_deref(), format, ctx.now)
+                    .await
+            }
+            Grant::RefreshToken {
+                refresh_token,
+                scope,
+            } => {
+                self.refresh(client, refresh_token, scope.as_deref(), format, ctx.now)
+                    .await
+            }
+        }
+    }
+
+    /// The client must be registered for `grant`, or the request is `unauthorized_client`.
+    pub(crate) fn require_grant_type(
+        client: &Client,
+        grant: crate::client::GrantType,
+    ) -> Result<(), GrantError> {
+        if client.grant_type == grant {
+            Ok(())
+        } else {
+            Err(GrantError::UnauthorizedClient(format!(
+                "this client is registered for the {} grant, not {}",
+                client.grant_type.oauth_name(),
+                grant.oauth_name()
+            )))
+        }
+    }
+
+    /// Gives the access token its form: a signed JWT, or an opaque string and its stored row.
+    pub(crate) fn mint_access(
+        &self,
+        grant: &AccessGrant<'_>,
+        now: i64,
+    ) -> Result<MintedAccess, GrantError> {
+        let jti = hex_id(self.random.as_ref(), 16);
+        match grant.format {
+            AccessFormat::Jwt => {
+                let lifetime = grant
+                    .client
+                    .lifetimes
+                    .jwt
+                    .unwrap_or(self.settings.jwt_lifetime);
+                let claims = self.claims(grant, &jti, now, lifetime);
+                let token = self.keys.signer().sign(&claims)?;
+                Ok(MintedAccess {
+                    token: Secret::new(token),
+                    jti,
+                    expires_at: now + lifetime,
+                    expires_in: lifetime,
+                    row: None,
+                })
+            }
+            AccessFormat::Opaque => {
+                let lifetime = grant
+                    .client
+                    .lifetimes
+                    .opaque
+                    .unwrap_or(self.settings.opaque_lifetime);
+                let token = secret_token(self.random.as_ref());
+                let row = AccessTokenRow {
+                    hash: self.hasher.hash(token.expose()),
+                    jti: jti.clone(),
+                    client_id: grant.client.id.clone(),
+                    user_id: grant.user.id,
+                    scopes: grant.scopes.clone(),
+                    issued_at: now,
+                    expires_at: now + lifetime,
+                    family_id: grant.family_id.clone(),
+                    revoked: false,
+                };
+                Ok(MintedAccess {
+                    token,
+                    jti,
+                    expires_at: now + lifetime,
+                    expires_in: lifetime,
+                    row: Some(row),
+                })
+            }
+        }
+    }
+
+    /// The Open edX claim set (product.md §2) for an access token issued to a client.
+    pub(crate) fn claims(
+        &self,
+        grant: &AccessGrant<'_>,
+        jti: &str,
+        now: i64,
+        lifetime: i64,
+    ) -> AccessClaims {
+        let mut claims = identity_claims(grant.user, grant.scopes.clone());
+        claims.iss = self.settings.issuer.clone();
+        claims.aud = self.settings.audience.clone();
+        claims.exp = now + lifetime;
+        claims.iat = now;
+        claims.jti = jti.to_owned();
+        claims.filters = grant.client.filters.clone();
+        claims.is_restricted = grant.client.restricted;
+        claims.grant_type = grant.client.grant_type.as_str().to_owned();
+        claims.client_id = grant.client.id.clone();
+        claims
+    }
+
+    /// A short-lived JWT for `user`, minted by a trusted service with no stored row and marked
+    /// `token_use: "service"`. With no scopes it carries `email profile`.
+    pub fn mint_service_jwt(
+        &self,
+        user: &User,
+        scopes: Option<Vec<String>>,
+        audience: Option<String>,
+        lifetime: i64,
+        now: i64,
+    ) -> Result<String, GrantError> {
+        if lifetime < 1 || lifetime > self.settings.service_jwt_max_lifetime {
+            return Err(GrantError::InvalidRequest(format!(
+                "lifetime must be between 1 and {} seconds",
+                self.settings.service_jwt_max_lifetime
+            )));
+        }
+        if user.disabled {
+            return Err(GrantError::InvalidGrant("the user is disabled"));
+        }
+        let scopes = scopes.unwrap_or_else(|| vec!["email".into(), "profile".into()]);
+        if let Some(bad) = scopes.iter().find(|s| !self.scopes.contains(s)) {
+            return Err(crate::scope::ScopeError::Unregistered(bad.clone()).into());
+        }
+        let mut claims = identity_claims(user, scopes);
+        claims.iss = self.settings.issuer.clone();
+        claims.aud = audience.unwrap_or_else(|| self.settings.audience.clone());
+        claims.exp = now + lifetime;
+        claims.iat = now;
+        claims.jti = hex_id(self.random.as_ref(), 16);
+        claims.grant_type = "service".into();
+        claims.client_id = "latchkey-service".into();
+        claims.token_use = Some("service".into());
+        Ok(self.keys.signer().sign(&claims)?)
+    }
+}
+
+/// The claims that describe the user, by scope: identity only, never policy. The caller fills in
+/// who issued the token, for whom and until when.
+fn identity_claims(user: &User, scopes: Vec<String>) -> AccessClaims {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let profile = has("profile");
+    AccessClaims {
+        iss: String::new(),
+        aud: String::new(),
+        exp: 0,
+        iat: 0,
+        jti: String::new(),
+        sub: user.sub.clone(),
+        preferred_username: user.username.clone(),
+        filters: vec![],
+        is_restricted: false,
+        email_verified: user.email_verified,
+        grant_type: String::new(),
+        version: JWT_VERSION.to_owned(),
+        client_id: String::new(),
+        user_id: has(USER_ID_SCOPE).then_some(user.id.0),
+        email: has("email").then(|| user.email.clone()),
+        name: profile.then(|| user.name.clone()),
+        given_name: profile.then(|| user.given_name.clone()),
+        family_name: profile.then(|| user.family_name.clone()),
+        administrator: profile.then_some(user.is_staff),
+        superuser: profile.then_some(user.is_superuser),
+        token_use: None,
+        scopes,
+    }
+}

@@ -1,0 +1,20 @@
+//! Latchkey's wire shapes, and nothing else: what goes over HTTP between Latchkey, its clients and
+//! the resource servers that use `latchkey-guard`. No validation lives here; the server turns these
+//! into validated domain values at the edge.
+//!
+//! ```
+//! use latchkey_proto::{ErrorCode, ErrorResponse};
+//! let body = ErrorResponse::new(ErrorCode::InvalidGrant, "refresh token is expired");
+//! let json = serde_json::to_string(&body).unwrap();
+//! assert_eq!(json, r#"{"error":"invalid_grant","error_description":"refresh token is expired"}"#);
+//! ```
+
+mod discovery;
+mod error;
+mod introspection;
+mod token;
+
+pub use discovery::Discovery;
+pub use error::{ErrorCode, ErrorResponse};
+pub use introspection::{IntrospectionRequest, IntrospectionResponse, RevocationRequest};
+pub use token::{TokenRequest, TokenResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};

@@ -1,0 +1,129 @@
+//! Latchkey's storage: `latchkey-core`'s [`Store`](latchkey_core::store::Store) trait implemented
+//! on sqlx for SQLite (the embedded default: one file, WAL) and PostgreSQL (several stateless
+//! nodes on one database). One body of SQL serves both backends (see `sql.rs`); the migrations are
+//! one per backend in `migrations/`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), latchkey_store::OpenError> {
+//! use latchkey_store::{open, Backend};
+//! match open("sqlite://latchkey.db").await? {
+//!     Backend::Sqlite(store) => { /* hand `store` to the server */ }
+//!     Backend::Postgres(store) => { /* the same, on PostgreSQL */ }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod codec;
+mod sql;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use sql::{PgStore, SqliteStore};
+
+/// An opened, migrated database of either kind.
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("database URL {0:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DB")]
+    Scheme(String),
+    #[error("database URL {url:?} is malformed: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot connect to {what}: {source}")]
+    Connect {
+        what: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Opens (creating an SQLite file on first use) and migrates the database at `url`.
+pub async fn open(url: &str) -> Result<Backend, OpenError> {
+    let backend = connect(url).await?;
+    match &backend {
+        Backend::Sqlite(s) => s.migrate().await?,
+        Backend::Postgres(s) => s.migrate().await?,
+    }
+    Ok(backend)
+}
+
+/// Connects without migrating (for `latchkey migrate`, which reports what it applied).
+pub async fn connect(url: &str) -> Result<Backend, OpenError> {
+    let malformed = |source| OpenError::Url {
+        url: url.to_owned(),
+        source,
+    };
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(malformed)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL loses at most the last transactions on power loss, never integrity.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| OpenError::Connect {
+                what: redact(url),
+                source,
+            })?;
+        Ok(Backend::Sqlite(SqliteStore::new(pool)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let options = PgConnectOptions::from_str(url).map_err(malformed)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| OpenError::Connect {
+                what: redact(url),
+                source,
+            })?;
+        Ok(Backend::Postgres(PgStore::new(pool)))
+    } else {
+        Err(OpenError::Scheme(redact(url)))
+    }
+}
+
+/// A database URL fit for logs: any password is replaced.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

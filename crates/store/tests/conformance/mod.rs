@@ -1,0 +1,453 @@
+//! The storage conformance suite: one set of behaviours every backend must show, instantiated per
+//! backend by `suite!` in `sqlite.rs` and `postgres.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+
+use latchkey_core::client::{Client, ClientKind, GrantType, Lifetimes, RedirectUri};
+use latchkey_core::secret::{SecretHasher, TokenHash};
+use latchkey_core::store::*;
+use latchkey_core::user::{User, UserId};
+use latchkey_token::Algorithm;
+
+pub fn hash(s: &str) -> TokenHash {
+    SecretHasher::new(&[9; 32]).hash(s)
+}
+
+pub fn user_row(username: &str, email: &str) -> NewUserRow {
+    NewUserRow {
+        username: username.into(),
+        email: email.into(),
+        name: "Name".into(),
+        password_hash: Some("$argon2id$stub".into()),
+        is_staff: false,
+        is_superuser: false,
+        email_verified: true,
+        sub: distinct_sub(&format!("{username}/{email}")),
+        created_at: 1,
+    }
+}
+
+/// A 32-hex id that differs whenever `seed` does, so only the constraint under test can fire.
+fn distinct_sub(seed: &str) -> String {
+    let h = SecretHasher::new(&[1; 32]).hash(seed);
+    h.as_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn client(id: &str, owner: UserId, public: bool) -> Client {
+    Client {
+        id: id.into(),
+        name: format!("app {id}"),
+        owner,
+        kind: if public {
+            ClientKind::Public
+        } else {
+            ClientKind::Confidential {
+                secret_hash: hash(id),
+            }
+        },
+        grant_type: GrantType::Password,
+        redirect_uris: vec![RedirectUri::try_from("https://app.example.org/cb").unwrap()],
+        scopes: vec!["grades:read".into()],
+        filters: vec!["content_org:MITx".into()],
+        restricted: false,
+        skip_authorization: true,
+        lifetimes: Lifetimes {
+            jwt: Some(600),
+            opaque: None,
+            refresh: Some(3600),
+        },
+        created_at: 5,
+    }
+}
+
+pub async fn a_user<S: Store>(s: &S, name: &str) -> User {
+    s.insert_user(&user_row(name, &format!("{name}@example.org")))
+        .await
+        .unwrap()
+}
+
+pub fn refresh(token: &str, family: &str, now: i64) -> NewRefresh {
+    NewRefresh {
+        hash: hash(token),
+        family_id: family.into(),
+        scopes: vec!["read".into(), "email".into()],
+        issued_at: now,
+        expires_at: now + 100,
+        access_jti: format!("jti-{token}"),
+        access_expires_at: now + 50,
+    }
+}
+
+pub fn family(id: &str, user: UserId, now: i64) -> Family {
+    Family {
+        id: id.into(),
+        client_id: "c1".into(),
+        user_id: user,
+        created_at: now,
+        expires_at: None,
+    }
+}
+
+pub fn opaque(token: &str, user: UserId, family: Option<&str>, now: i64) -> AccessTokenRow {
+    AccessTokenRow {
+        hash: hash(token),
+        jti: format!("jti-{token}"),
+        client_id: "c1".into(),
+        user_id: user,
+        scopes: vec!["read".into()],
+        issued_at: now,
+        expires_at: now + 50,
+        family_id: family.map(str::to_owned),
+        revoked: false,
+    }
+}
+
+pub async fn users_are_unique_and_found_by_username_or_email<S: Store>(s: S) {
+    let alice = a_user(&s, "alice").await;
+    assert_eq!(alice.username, "alice");
+    assert!(!alice.disabled);
+    let dup_name = s.insert_user(&user_row("alice", "other@example.org")).await;
+    assert!(
+        matches!(dup_name, Err(StoreError::Conflict(Conflict::Username))),
+        "{dup_name:?}"
+    );
+    let dup_email = s
+        .insert_user(&user_row("alice2", "ALICE@Example.ORG"))
+        .await;
+    assert!(
+        matches!(dup_email, Err(StoreError::Conflict(Conflict::Email))),
+        "{dup_email:?}"
+    );
+    assert_eq!(
+        s.list_users().await.unwrap().len(),
+        1,
+        "a refused insert changes nothing"
+    );
+
+    assert_eq!(
+        s.user_by_login("alice").await.unwrap().unwrap().id,
+        alice.id
+    );
+    assert_eq!(
+        s.user_by_login("Alice@EXAMPLE.org")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        alice.id
+    );
+    assert!(s.user_by_login("nobody").await.unwrap().is_none());
+    assert_eq!(s.user_by_id(alice.id).await.unwrap().unwrap(), alice);
+}
+
+pub async fn disabling_and_password_upgrades_are_precise<S: Store>(s: S) {
+    let bob = a_user(&s, "bob").await;
+    assert!(s.set_user_disabled("bob", true).await.unwrap());
+    assert!(s.user_by_id(bob.id).await.unwrap().unwrap().disabled);
+    assert!(!s.set_user_disabled("nobody", true).await.unwrap());
+
+    let old = bob.password_hash.clone().unwrap();
+    assert!(!s
+        .replace_password_hash(bob.id, "not-the-old-hash", "new")
+        .await
+        .unwrap());
+    assert!(s.replace_password_hash(bob.id, &old, "new").await.unwrap());
+    let stored = s.user_by_id(bob.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash.as_deref(), Some("new"));
+}
+
+pub async fn clients_round_trip_and_conflict<S: Store>(s: S) {
+    let owner = a_user(&s, "owner").await;
+    let c = client("c1", owner.id, false);
+    s.insert_client(&c).await.unwrap();
+    assert_eq!(s.client_by_id("c1").await.unwrap().unwrap(), c);
+    assert_eq!(
+        s.client_by_name(owner.id, "app c1").await.unwrap().unwrap(),
+        c
+    );
+
+    let mut same_id = client("c1", owner.id, true);
+    same_id.name = "another name".into();
+    let same_id = s.insert_client(&same_id).await;
+    assert!(
+        matches!(same_id, Err(StoreError::Conflict(Conflict::ClientId))),
+        "{same_id:?}"
+    );
+    let mut same_name = client("c2", owner.id, true);
+    same_name.name = c.name.clone();
+    let r = s.insert_client(&same_name).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(Conflict::ClientName))),
+        "{r:?}"
+    );
+
+    let mut public = c.clone();
+    public.kind = ClientKind::Public;
+    public.scopes = vec![];
+    public.grant_type = GrantType::ClientCredentials;
+    s.update_client(&public).await.unwrap();
+    assert_eq!(s.client_by_id("c1").await.unwrap().unwrap(), public);
+    assert_eq!(s.list_clients().await.unwrap(), vec![public]);
+}
+
+fn key(kid: &str, state: KeyState) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        alg: Algorithm::RS512,
+        state,
+        sealed_private: vec![1, 2, 3],
+        created_at: 10,
+        retired_at: None,
+    }
+}
+
+pub async fn one_current_key_and_promotion_retires_it<S: Store>(s: S) {
+    s.insert_key(&key("k1", KeyState::Current)).await.unwrap();
+    let second = s.insert_key(&key("k2", KeyState::Current)).await;
+    assert!(
+        matches!(second, Err(StoreError::Conflict(Conflict::CurrentKey))),
+        "{second:?}"
+    );
+    s.insert_key(&key("k2", KeyState::Next)).await.unwrap();
+    s.promote_key("k2", 100).await.unwrap();
+    let keys = s.signing_keys().await.unwrap();
+    let k1 = keys.iter().find(|k| k.kid == "k1").unwrap();
+    let k2 = keys.iter().find(|k| k.kid == "k2").unwrap();
+    assert_eq!((k1.state, k1.retired_at), (KeyState::Retired, Some(100)));
+    assert_eq!(k2.state, KeyState::Current);
+    assert!(s.promote_key("missing", 101).await.is_err());
+    assert_eq!(
+        s.signing_keys()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|k| k.state == KeyState::Current)
+            .count(),
+        1,
+        "a failed promotion rolls back"
+    );
+    assert_eq!(s.delete_keys_retired_before(100).await.unwrap(), 0);
+    assert_eq!(s.delete_keys_retired_before(101).await.unwrap(), 1);
+}
+
+pub async fn rotation_is_a_compare_and_swap<S: Store>(s: S) {
+    let u = a_user(&s, "carol").await;
+    s.start_family(
+        &family("f1", u.id, 0),
+        &refresh("r1", "f1", 0),
+        Some(&opaque("a1", u.id, Some("f1"), 0)),
+    )
+    .await
+    .unwrap();
+    let row = s.refresh_token(&hash("r1")).await.unwrap().unwrap();
+    assert_eq!((row.rotated_at, row.family_revoked), (None, false));
+    assert_eq!(row.family.user_id, u.id);
+
+    let first = s
+        .rotate_refresh(
+            &hash("r1"),
+            5,
+            b"sealed",
+            &refresh("r2", "f1", 5),
+            Some(&opaque("a2", u.id, Some("f1"), 5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, Rotation::Rotated);
+    let again = s
+        .rotate_refresh(&hash("r1"), 6, b"other", &refresh("r3", "f1", 6), None)
+        .await
+        .unwrap();
+    assert_eq!(again, Rotation::Lost);
+    assert!(
+        s.refresh_token(&hash("r3")).await.unwrap().is_none(),
+        "a lost rotation writes nothing"
+    );
+    let row = s.refresh_token(&hash("r1")).await.unwrap().unwrap();
+    assert_eq!(row.rotated_at, Some(5));
+    assert_eq!(row.successor.as_deref(), Some(&b"sealed"[..]));
+    assert!(s.access_token(&hash("a2")).await.unwrap().is_some());
+}
+
+pub async fn concurrent_rotations_have_one_winner<S: Store + Clone>(s: S) {
+    let u = a_user(&s, "dave").await;
+    s.start_family(&family("f1", u.id, 0), &refresh("r1", "f1", 0), None)
+        .await
+        .unwrap();
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.rotate_refresh(
+                &hash("r1"),
+                1,
+                b"x",
+                &refresh(&format!("next{i}"), "f1", 1),
+                None,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.unwrap() == Rotation::Rotated {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    let mut children = 0;
+    for i in 0..16 {
+        children += usize::from(
+            s.refresh_token(&hash(&format!("next{i}")))
+                .await
+                .unwrap()
+                .is_some(),
+        );
+    }
+    assert_eq!(children, 1, "exactly one successor was stored");
+}
+
+pub async fn revoking_a_family_reaches_every_token<S: Store>(s: S) {
+    let u = a_user(&s, "erin").await;
+    s.start_family(
+        &family("f1", u.id, 0),
+        &refresh("r1", "f1", 0),
+        Some(&opaque("a1", u.id, Some("f1"), 0)),
+    )
+    .await
+    .unwrap();
+    s.rotate_refresh(&hash("r1"), 1, b"x", &refresh("r2", "f1", 1), None)
+        .await
+        .unwrap();
+    s.start_family(&family("f2", u.id, 0), &refresh("other", "f2", 0), None)
+        .await
+        .unwrap();
+
+    s.revoke_family("f1", 2).await.unwrap();
+    assert!(
+        s.refresh_token(&hash("r2"))
+            .await
+            .unwrap()
+            .unwrap()
+            .family_revoked
+    );
+    assert!(s.access_token(&hash("a1")).await.unwrap().unwrap().revoked);
+    assert!(
+        s.is_jti_revoked("jti-r1").await.unwrap(),
+        "the JWT issued with r1"
+    );
+    assert!(
+        s.is_jti_revoked("jti-r2").await.unwrap(),
+        "the JWT issued with r2"
+    );
+    assert!(
+        !s.refresh_token(&hash("other"))
+            .await
+            .unwrap()
+            .unwrap()
+            .family_revoked
+    );
+    assert!(!s.is_jti_revoked("jti-other").await.unwrap());
+    let after = s
+        .rotate_refresh(&hash("r2"), 3, b"x", &refresh("r3", "f1", 3), None)
+        .await
+        .unwrap();
+    assert_eq!(after, Rotation::Lost, "a revoked family cannot rotate");
+    s.revoke_family("f1", 4).await.unwrap();
+}
+
+pub async fn single_revocations<S: Store>(s: S) {
+    let u = a_user(&s, "frank").await;
+    s.insert_access_token(&opaque("a1", u.id, None, 0))
+        .await
+        .unwrap();
+    assert!(s.revoke_access_token(&hash("a1")).await.unwrap());
+    assert!(!s.revoke_access_token(&hash("unknown")).await.unwrap());
+    assert!(s.access_token(&hash("a1")).await.unwrap().unwrap().revoked);
+    s.revoke_jti("j", 10).await.unwrap();
+    s.revoke_jti("j", 10).await.unwrap();
+    assert!(s.is_jti_revoked("j").await.unwrap());
+}
+
+pub async fn purge_removes_only_what_cannot_matter<S: Store>(s: S) {
+    let u = a_user(&s, "gina").await;
+    s.insert_access_token(&opaque("old", u.id, None, 0))
+        .await
+        .unwrap(); // expires at 50
+    s.insert_access_token(&opaque("new", u.id, None, 100))
+        .await
+        .unwrap(); // expires at 150
+    s.start_family(&family("f1", u.id, 0), &refresh("r-old", "f1", 0), None)
+        .await
+        .unwrap(); // 100
+    s.start_family(&family("f2", u.id, 90), &refresh("r-new", "f2", 90), None)
+        .await
+        .unwrap(); // 190
+    s.start_family(&family("f3", u.id, 90), &refresh("r-dead", "f3", 90), None)
+        .await
+        .unwrap();
+    s.revoke_family("f3", 95).await.unwrap();
+    s.revoke_jti("j-old", 60).await.unwrap();
+    s.revoke_jti("j-new", 500).await.unwrap();
+
+    let bounded = s.purge_expired(120, 1).await.unwrap();
+    assert!(bounded.access_tokens <= 1 && bounded.refresh_tokens <= 1 && bounded.families <= 1);
+    let rest = s.purge_expired(120, 1000).await.unwrap();
+    let total = |p: Purged| {
+        (
+            p.access_tokens,
+            p.refresh_tokens,
+            p.families,
+            p.revoked_jtis,
+        )
+    };
+    let (a, r, f, j) = total(bounded);
+    let (a2, r2, f2, j2) = total(rest);
+    // Removed: "old" (expired), r-old (expired), f1 (then empty) and f3 (revoked), j-old.
+    assert_eq!((a + a2, r + r2, f + f2, j + j2), (1, 1, 2, 1));
+    assert!(s.access_token(&hash("new")).await.unwrap().is_some());
+    assert!(s.refresh_token(&hash("r-new")).await.unwrap().is_some());
+    assert!(
+        s.refresh_token(&hash("r-dead")).await.unwrap().is_none(),
+        "went with its family"
+    );
+    assert!(s.is_jti_revoked("j-new").await.unwrap());
+    assert!(
+        s.is_jti_revoked("jti-r-dead").await.unwrap(),
+        "revoked JWTs outlive their family"
+    );
+    assert_eq!(s.purge_expired(120, 1000).await.unwrap(), Purged::default());
+}
+
+/// Instantiates every conformance test for one backend; `$make` is an async fn returning a fresh,
+/// empty, migrated store.
+#[macro_export]
+macro_rules! suite {
+    ($make:path) => {
+        $crate::suite!(@tests $make;
+            users_are_unique_and_found_by_username_or_email,
+            disabling_and_password_upgrades_are_precise,
+            clients_round_trip_and_conflict,
+            one_current_key_and_promotion_retires_it,
+            rotation_is_a_compare_and_swap,
+            concurrent_rotations_have_one_winner,
+            revoking_a_family_reaches_every_token,
+            single_revocations,
+            purge_removes_only_what_cannot_matter,
+        );
+    };
+    (@tests $make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                conformance::$name($make().await).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,39 @@
+//! The storage conformance suite on the real PostgreSQL server: a fresh database per test.
+//! The server is `LATCHKEY_TEST_POSTGRES_URL`, else the machine's `postgres://postgres@127.0.0.1:5432`.
+//! No server is a failure, never a skip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+
+use latchkey_store::{open, Backend, PgStore};
+use sqlx::Connection;
+
+pub async fn fresh() -> PgStore {
+    let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this suite: {e}"));
+    let name = format!("latchkey_test_{}", uuid_like());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
+    match open(&format!("{base}/{name}")).await.unwrap() {
+        Backend::Postgres(s) => s,
+        Backend::Sqlite(_) => unreachable!(),
+    }
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    #[allow(clippy::disallowed_methods)]
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{}", std::process::id(), nanos)
+}
+
+suite!(fresh);
