@@ -1,0 +1,143 @@
+//! The claims of a Latchkey access token, compatible with Open edX's JWTs (product.md §2).
+
+use serde::{Deserialize, Serialize};
+
+/// The `version` claim of every token we issue. Open edX verifiers refuse a major version newer
+/// than they support.
+pub const JWT_VERSION: &str = "1.2.0";
+
+/// Open edX-compatible access-token claims (product.md §2).
+///
+/// The first block is always present; the second is present by scope (`user_id` with `user_id`,
+/// `email` with `email`, the names and flags with `profile`) and omitted from the JSON when
+/// `None`. Unknown members are ignored when parsing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer (RFC 7519 §4.1.1), e.g. `https://lms.example.com/oauth2`.
+    pub iss: String,
+    /// Audience (RFC 7519 §4.1.3); one string, as Open edX issues it.
+    pub aud: String,
+    /// Expiry, unix seconds (RFC 7519 §4.1.4).
+    pub exp: i64,
+    /// Issued at, unix seconds (RFC 7519 §4.1.6).
+    pub iat: i64,
+    /// Unique token id (RFC 7519 §4.1.7).
+    pub jti: String,
+    /// The user's stable anonymous id, 32 hex characters (RFC 7519 §4.1.2).
+    pub sub: String,
+    /// The username.
+    pub preferred_username: String,
+    /// Granted scopes, e.g. `["read", "write", "email", "profile"]`.
+    pub scopes: Vec<String>,
+    /// The client's filters, e.g. `["user:me", "content_org:MITx"]`.
+    pub filters: Vec<String>,
+    /// Whether the client is restricted (its tokens are refused unless a route opts in).
+    pub is_restricted: bool,
+    /// Whether the user's email address is verified; each API decides what that allows.
+    pub email_verified: bool,
+    /// The client's grant type with hyphens: `password`, `client-credentials`,
+    /// `authorization-code`.
+    pub grant_type: String,
+    /// The claims version, [`JWT_VERSION`].
+    pub version: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+
+    /// The numeric user id; with scope `user_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// With scope `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Full name; with scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// With scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// With scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Staff flag; with scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub administrator: Option<bool>,
+    /// Superuser flag; with scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superuser: Option<bool>,
+
+    /// Marks service JWTs minted for a user without a stored token row; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<String>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A password-grant token's claims without the scoped members; other modules' tests use it.
+    pub(crate) fn claims() -> AccessClaims {
+        AccessClaims {
+            iss: "https://lms.example.com/oauth2".into(),
+            aud: "openedx".into(),
+            exp: 1_700_003_600,
+            iat: 1_700_000_000,
+            jti: "5c2b1a".into(),
+            sub: "0123456789abcdef0123456789abcdef".into(),
+            preferred_username: "honor".into(),
+            scopes: vec!["read".into(), "write".into()],
+            filters: vec!["user:me".into()],
+            is_restricted: false,
+            email_verified: true,
+            grant_type: "password".into(),
+            version: JWT_VERSION.into(),
+            client_id: "login-service-client-id".into(),
+            user_id: None,
+            email: None,
+            name: None,
+            given_name: None,
+            family_name: None,
+            administrator: None,
+            superuser: None,
+            token_use: None,
+        }
+    }
+
+    #[test]
+    fn scoped_claims_are_omitted_when_absent() {
+        let json = serde_json::to_value(claims()).unwrap();
+        let object = json.as_object().unwrap();
+        for absent in [
+            "user_id",
+            "email",
+            "name",
+            "given_name",
+            "family_name",
+            "administrator",
+            "superuser",
+            "token_use",
+        ] {
+            assert!(!object.contains_key(absent), "{absent}");
+        }
+        assert_eq!(object.len(), 14);
+        assert_eq!(json["version"], "1.2.0");
+        assert_eq!(json["filters"], serde_json::json!(["user:me"]));
+    }
+
+    #[test]
+    fn scoped_claims_round_trip_with_open_edx_names() {
+        let mut full = claims();
+        full.user_id = Some(42);
+        full.email = Some("honor@example.com".into());
+        full.name = Some("Honor Code".into());
+        full.given_name = Some("Honor".into());
+        full.family_name = Some("Code".into());
+        full.administrator = Some(false);
+        full.superuser = Some(false);
+        full.token_use = Some("service".into());
+        let json = serde_json::to_value(&full).unwrap();
+        assert_eq!(json["user_id"], 42);
+        assert_eq!(json["administrator"], false);
+        assert_eq!(serde_json::from_value::<AccessClaims>(json).unwrap(), full);
+    }
+}
