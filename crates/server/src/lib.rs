@@ -1,1 +1,68 @@
-//! latchkey-server
+//! Latchkey's HTTP surface: thin axum handlers over `latchkey-core`. Each handler parses the wire
+//! shape (`latchkey-proto`), calls one domain operation, and turns the result back into the wire
+//! shape; errors reach the wire in one place ([`error`]).
+//!
+//! ```no_run
+//! # async fn demo<S: latchkey_core::store::Store>(state: latchkey_server::AppState<S>) {
+//! let app = latchkey_server::router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
+//! latchkey_server::serve(listener, app, std::future::pending()).await.unwrap();
+//! # }
+//! ```
+
+pub mod clock;
+pub mod error;
+mod extract;
+pub mod janitor;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use latchkey_core::store::Store;
+
+pub use state::{discovery_document, AppState};
+
+/// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    use routes::{discovery, health, introspect, metrics, revoke, token};
+    Router::new()
+        .route("/oauth2/access_token", post(token::token::<S>))
+        .route("/oauth2/access_token/", post(token::token::<S>))
+        .route("/oauth2/revoke_token", post(revoke::revoke::<S>))
+        .route("/oauth2/revoke_token/", post(revoke::revoke::<S>))
+        .route("/oauth2/introspect", post(introspect::introspect::<S>))
+        .route("/oauth2/introspect/", post(introspect::introspect::<S>))
+        .route("/oauth2/jwks.json", get(discovery::jwks::<S>))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::metadata::<S>),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata::<S>),
+        )
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready::<S>))
+        .route("/metrics", get(metrics::render::<S>))
+        .layer(DefaultBodyLimit::max(extract::MAX_FORM_BYTES))
+        .with_state(state)
+}
+
+/// Serves `app` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,51 @@
+//! `latchkey keys ...`
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+use latchkey_core::store::Store;
+use latchkey_server::clock::now;
+use latchkey_token::Algorithm;
+
+use crate::config::Config;
+use crate::wiring;
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their states (next, current, retired)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire the current key and start signing with a new one
+    Rotate {
+        /// RS512 (the default, what Open edX verifiers expect), RS256, ES256 or EdDSA
+        #[arg(long, default_value = "RS512")]
+        alg: Algorithm,
+    },
+}
+
+pub async fn run<S: Store>(cmd: KeysCommand, config: &Config, store: Arc<S>) -> anyhow::Result<()> {
+    let keys = wiring::build(config, store).await?.keys;
+    match cmd {
+        KeysCommand::List { json } => {
+            let list = keys.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<45} {:<6} {:<8} CREATED", "KID", "ALG", "STATE");
+                for k in list {
+                    println!("{:<45} {:<6} {:<8} {}", k.kid, k.alg, k.state, k.created_at);
+                }
+            }
+        }
+        KeysCommand::Rotate { alg } => {
+            let key = keys.rotate(alg, now()).await?;
+            println!(
+                "now signing with {} ({}); running servers pick it up within one janitor interval",
+                key.kid, key.alg
+            );
+        }
+    }
+    Ok(())
+}

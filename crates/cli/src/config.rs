@@ -1,0 +1,364 @@
+//! Configuration: defaults, then a TOML file, then `LATCHKEY_*` environment variables, then
+//! command-line flags; parsed once into a validated [`Config`]. A bad value stops start-up with a
+//! message that names the setting and what it accepts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use latchkey_core::password::PasswordParams;
+use latchkey_core::throttle::ThrottleSettings;
+use latchkey_core::tokens::TokenSettings;
+use serde::{Deserialize, Serialize};
+
+/// The configuration as written: every field optional, unknown keys refused.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    /// 64 hex characters; overrides `key_file`. Every node of one installation needs the same key.
+    pub secret_key: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub log: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub tokens: RawTokens,
+    #[serde(default)]
+    pub passwords: RawPasswords,
+    #[serde(default)]
+    pub throttle: RawThrottle,
+    #[serde(default)]
+    pub janitor: RawJanitor,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    pub audience: Option<String>,
+    pub jwt_lifetime: Option<i64>,
+    pub opaque_lifetime: Option<i64>,
+    pub refresh_lifetime: Option<i64>,
+    pub refresh_family_lifetime: Option<i64>,
+    pub refresh_grace: Option<i64>,
+    pub service_jwt_max_lifetime: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswords {
+    pub memory_kib: Option<u32>,
+    pub iterations: Option<u32>,
+    pub parallelism: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThrottle {
+    pub account_failures: Option<u32>,
+    pub ip_failures: Option<u32>,
+    pub window_secs: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJanitor {
+    pub interval_secs: Option<u64>,
+    pub batch: Option<u32>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub secret_key: Option<[u8; 32]>,
+    pub key_file: PathBuf,
+    pub log: String,
+    pub extra_scopes: Vec<String>,
+    pub tokens: TokenSettings,
+    pub passwords: PasswordParams,
+    pub throttle: ThrottleSettings,
+    pub janitor_interval: Duration,
+    pub janitor_batch: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("setting `{name}` = {value:?} is invalid: {allowed}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+}
+
+/// Top-level keys environment variables may set (`LATCHKEY_TOKENS__JWT_LIFETIME` sets
+/// `tokens.jwt_lifetime`); other `LATCHKEY_*` variables (e.g. `LATCHKEY_CONFIG`) are not settings.
+const ENV_KEYS: &[&str] = &[
+    "database_url",
+    "listen",
+    "issuer",
+    "secret_key",
+    "key_file",
+    "log",
+    "scopes",
+    "tokens",
+    "passwords",
+    "throttle",
+    "janitor",
+];
+
+impl Config {
+    /// Reads `file` (when given), the environment, and `flags`, in rising priority.
+    pub fn load(file: Option<&Path>, flags: RawConfig) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            // Read it ourselves: figment treats a missing file as empty, and we must not.
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+                path: path.display().to_string(),
+                source,
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        let env = Env::prefixed("LATCHKEY_")
+            .split("__")
+            .filter(|k| ENV_KEYS.iter().any(|known| k.as_str().starts_with(known)));
+        let raw: RawConfig = figment
+            .merge(env)
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe(e)))?;
+        Config::try_from(raw)
+    }
+}
+
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            if path.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("`{path}`: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn lifetime(name: &'static str, v: Option<i64>, default: i64) -> Result<i64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) if (1..=31_536_000).contains(&s) => Ok(s),
+        Some(s) => Err(ConfigError::Invalid {
+            name,
+            value: s.to_string(),
+            allowed: "a number of seconds from 1 to 31536000",
+        }),
+    }
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, Self::Error> {
+        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8000".into());
+        let listen = listen_text.parse().map_err(|_| ConfigError::Invalid {
+            name: "listen",
+            value: listen_text.clone(),
+            allowed: "an IP address and port, e.g. 127.0.0.1:8000",
+        })?;
+        let issuer = raw
+            .issuer
+            .unwrap_or_else(|| "http://127.0.0.1:8000/oauth2".into());
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "issuer",
+                value: issuer,
+                allowed: "an absolute http(s) URL, e.g. https://auth.example.org/oauth2",
+            });
+        }
+        let database_url = raw
+            .database_url
+            .unwrap_or_else(|| "sqlite://latchkey.db".into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError::Invalid {
+                name: "database_url",
+                value: database_url,
+                allowed: "sqlite://PATH or postgres://USER@HOST/DATABASE",
+            });
+        }
+        let secret_key = match raw.secret_key {
+            None => None,
+            Some(hex_key) => Some(parse_key(&hex_key).ok_or(ConfigError::Invalid {
+                name: "secret_key",
+                value: "<redacted>".into(),
+                allowed: "64 hexadecimal characters (32 bytes)",
+            })?),
+        };
+        let t = raw.tokens;
+        let defaults = TokenSettings::default();
+        let tokens = TokenSettings {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            audience: t.audience.unwrap_or(defaults.audience),
+            jwt_lifetime: lifetime("tokens.jwt_lifetime", t.jwt_lifetime, defaults.jwt_lifetime)?,
+            opaque_lifetime: lifetime(
+                "tokens.opaque_lifetime",
+                t.opaque_lifetime,
+                defaults.opaque_lifetime,
+            )?,
+            refresh_lifetime: lifetime(
+                "tokens.refresh_lifetime",
+                t.refresh_lifetime,
+                defaults.refresh_lifetime,
+            )?,
+            refresh_family_lifetime: t
+                .refresh_family_lifetime
+                .map(|v| lifetime("tokens.refresh_family_lifetime", Some(v), 0))
+                .transpose()?,
+            refresh_grace: match t.refresh_grace {
+                None => defaults.refresh_grace,
+                Some(g) if (0..=300).contains(&g) => g,
+                Some(g) => {
+                    return Err(ConfigError::Invalid {
+                        name: "tokens.refresh_grace",
+                        value: g.to_string(),
+                        allowed: "a number of seconds from 0 to 300",
+                    })
+                }
+            },
+            service_jwt_max_lifetime: lifetime(
+                "tokens.service_jwt_max_lifetime",
+                t.service_jwt_max_lifetime,
+                defaults.service_jwt_max_lifetime,
+            )?,
+        };
+        let p = raw.passwords;
+        let pd = PasswordParams::default();
+        let passwords = PasswordParams {
+            memory_kib: p.memory_kib.unwrap_or(pd.memory_kib),
+            iterations: p.iterations.unwrap_or(pd.iterations),
+            parallelism: p.parallelism.unwrap_or(pd.parallelism),
+        };
+        if passwords.memory_kib < 8 * passwords.parallelism.max(1) || passwords.iterations < 1 {
+            return Err(ConfigError::Invalid {
+                name: "passwords",
+                value: format!("{passwords:?}"),
+                allowed: "memory_kib >= 8 x parallelism and iterations >= 1",
+            });
+        }
+        let th = raw.throttle;
+        let td = ThrottleSettings::default();
+        let throttle = ThrottleSettings {
+            account_failures: th.account_failures.unwrap_or(td.account_failures),
+            ip_failures: th.ip_failures.unwrap_or(td.ip_failures),
+            window_secs: lifetime("throttle.window_secs", th.window_secs, td.window_secs)?,
+        };
+        let interval = raw.janitor.interval_secs.unwrap_or(60);
+        if interval == 0 {
+            return Err(ConfigError::Invalid {
+                name: "janitor.interval_secs",
+                value: "0".into(),
+                allowed: "a positive number of seconds",
+            });
+        }
+        Ok(Config {
+            database_url,
+            listen,
+            secret_key,
+            key_file: raw
+                .key_file
+                .unwrap_or_else(|| PathBuf::from("latchkey.key")),
+            log: raw.log.unwrap_or_else(|| "info".into()),
+            extra_scopes: raw.scopes.unwrap_or_default(),
+            tokens,
+            passwords,
+            throttle,
+            janitor_interval: Duration::from_secs(interval),
+            janitor_batch: raw.janitor.batch.unwrap_or(1000).max(1),
+        })
+    }
+}
+
+fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text.trim()).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::load(None, RawConfig::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.tokens.issuer, "http://127.0.0.1:8000/oauth2");
+        assert_eq!(c.tokens.jwt_lifetime, 3600);
+        assert_eq!(c.passwords, PasswordParams::default());
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let f = write("[tokens]\njwt_lifetim = 5\n");
+        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("jwt_lifetim"), "{text}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named() {
+        let err = Config::load(
+            Some(Path::new("/no/such/latchkey.toml")),
+            RawConfig::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/no/such/latchkey.toml"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_what_is_allowed() {
+        let f = write("listen = \"nowhere\"\n");
+        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("`listen`"), "{err}");
+        let f = write("[tokens]\nrefresh_grace = 900\n");
+        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("tokens.refresh_grace"), "{err}");
+        let f = write("database_url = \"mysql://x\"\n");
+        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("database_url"), "{err}");
+        let f = write("[tokens]\njwt_lifetime = \"soon\"\n");
+        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("jwt_lifetime"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let f = write("listen = \"127.0.0.1:9000\"\n[tokens]\njwt_lifetime = 60\n");
+        let flags = RawConfig {
+            listen: Some("127.0.0.1:9001".into()),
+            ..RawConfig::default()
+        };
+        let c = Config::load(Some(f.path()), flags).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.tokens.jwt_lifetime, 60);
+    }
+}

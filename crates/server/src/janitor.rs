@@ -1,0 +1,85 @@
+//! The janitor: removes expired and revoked rows in bounded batches, forgets retired keys once
+//! their tokens have expired, and reloads the key ring (a rotation made by another process shows up
+//! here within one interval). No cron job needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::keys::KeyManager;
+use latchkey_core::store::Store;
+use latchkey_core::tokens::TokenService;
+
+use crate::clock::now;
+
+#[derive(Clone, Copy, Debug)]
+pub struct JanitorSettings {
+    pub interval: Duration,
+    pub batch: u32,
+    /// Retired keys stay published this long: the longest lifetime a JWT can have.
+    pub max_jwt_lifetime: i64,
+}
+
+/// Runs forever; spawn it.
+pub async fn run<S: Store>(
+    tokens: Arc<TokenService<S>>,
+    keys: Arc<KeyManager<S>>,
+    settings: JanitorSettings,
+) {
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        sweep(&tokens, &keys, settings).await;
+    }
+}
+
+/// One pass; public so tests and `latchkey` can run it on demand.
+pub async fn sweep<S: Store>(
+    tokens: &TokenService<S>,
+    keys: &KeyManager<S>,
+    settings: JanitorSettings,
+) {
+    let now = now();
+    // Bounded batches, repeated while full, so one pass never holds a long lock.
+    loop {
+        match tokens.store().purge_expired(now, settings.batch).await {
+            Ok(purged) => {
+                for (kind, n) in [
+                    ("access_tokens", purged.access_tokens),
+                    ("refresh_tokens", purged.refresh_tokens),
+                    ("refresh_families", purged.families),
+                    ("revoked_jtis", purged.revoked_jtis),
+                ] {
+                    metrics::counter!("latchkey_janitor_removed_total", "kind" => kind)
+                        .increment(n);
+                }
+                let full = [
+                    purged.access_tokens,
+                    purged.refresh_tokens,
+                    purged.families,
+                    purged.revoked_jtis,
+                ]
+                .iter()
+                .any(|&n| n >= u64::from(settings.batch));
+                if purged.total() > 0 {
+                    tracing::debug!(?purged, "janitor removed expired rows");
+                }
+                if !full {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "janitor could not purge");
+                break;
+            }
+        }
+    }
+    match keys.forget_retired(now, settings.max_jwt_lifetime).await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "retired signing keys forgotten"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "janitor could not forget retired keys"),
+    }
+    if let Err(e) = keys.reload(tokens.keys()).await {
+        tracing::warn!(error = %e, "janitor could not reload signing keys");
+    }
+}

@@ -1,0 +1,32 @@
+//! One module per endpoint family.
+
+pub mod discovery;
+pub mod health;
+pub mod introspect;
+pub mod metrics;
+pub mod revoke;
+pub mod token;
+
+use axum::http::HeaderMap;
+use latchkey_core::client_auth::{authenticate_client, AuthenticatedClient, ClientCredentials};
+use latchkey_core::store::Store;
+
+use crate::error::ApiError;
+use crate::extract::basic_credentials;
+use crate::state::AppState;
+
+/// RFC 6749 §2.3 client authentication from HTTP Basic or the body.
+pub(crate) async fn authenticate<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    body_id: Option<String>,
+    body_secret: Option<String>,
+) -> Result<AuthenticatedClient, ApiError> {
+    let basic = basic_credentials(headers)?;
+    let used_basic = basic.is_some();
+    let challenge = |e| ApiError::from(e).with_basic_challenge(used_basic);
+    let creds = ClientCredentials::from_parts(basic, body_id, body_secret).map_err(challenge)?;
+    authenticate_client(state.tokens.store(), state.tokens.hasher(), &creds)
+        .await
+        .map_err(challenge)
+}

@@ -1,0 +1,89 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use latchkey_core::store::Store;
+use latchkey_core::tokens::TokenService;
+use latchkey_proto::Discovery;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+pub struct AppState<S> {
+    pub tokens: Arc<TokenService<S>>,
+    /// Serialised once at start: the document only changes with the configuration.
+    pub discovery: Arc<str>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            tokens: self.tokens.clone(),
+            discovery: self.discovery.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<S: Store> AppState<S> {
+    pub fn new(tokens: Arc<TokenService<S>>, metrics: Option<PrometheusHandle>) -> Self {
+        let discovery = discovery_document(&tokens);
+        let discovery = serde_json::to_string(&discovery)
+            .unwrap_or_else(|_| "{}".to_owned())
+            .into();
+        AppState {
+            tokens,
+            discovery,
+            metrics,
+        }
+    }
+}
+
+/// RFC 8414 metadata listing only what this server implements.
+pub fn discovery_document<S: Store>(tokens: &TokenService<S>) -> Discovery {
+    let issuer = tokens.settings().issuer.trim_end_matches('/').to_owned();
+    // Open edX issuers are `<origin>/oauth2`, and so are Latchkey's routes.
+    let base = format!("{}/oauth2", issuer.trim_end_matches("/oauth2"));
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let auth_methods = strings(&["client_secret_basic", "client_secret_post", "none"]);
+    Discovery {
+        token_endpoint: format!("{base}/access_token"),
+        jwks_uri: format!("{base}/jwks.json"),
+        revocation_endpoint: format!("{base}/revoke_token"),
+        introspection_endpoint: format!("{base}/introspect"),
+        grant_types_supported: strings(&["password", "client_credentials", "refresh_token"]),
+        response_types_supported: vec![],
+        scopes_supported: tokens.scopes().all().to_vec(),
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint_auth_methods_supported: auth_methods,
+        introspection_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+        ]),
+        id_token_signing_alg_values_supported: strings(&["RS512", "RS256", "ES256", "EdDSA"]),
+        subject_types_supported: strings(&["public"]),
+        claims_supported: strings(&[
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "jti",
+            "sub",
+            "preferred_username",
+            "scopes",
+            "filters",
+            "is_restricted",
+            "email_verified",
+            "grant_type",
+            "version",
+            "client_id",
+            "user_id",
+            "email",
+            "name",
+            "given_name",
+            "family_name",
+            "administrator",
+            "superuser",
+        ]),
+        issuer,
+    }
+}
