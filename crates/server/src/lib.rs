@@ -15,6 +15,7 @@ pub mod error;
 mod extract;
 pub mod janitor;
 mod routes;
+pub mod services;
 mod state;
 
 use std::future::Future;

@@ -1,0 +1,69 @@
+//! Builds the domain services from settings, an opened store and the installation's keys: the
+//! wiring the binary and the test kit share.
+
+use std::sync::Arc;
+
+use latchkey_core::admin::Admin;
+use latchkey_core::keys::{KeyEncryptionKey, KeyError, KeyManager};
+use latchkey_core::password::{PasswordError, PasswordHasher, PasswordParams};
+use latchkey_core::random::Random;
+use latchkey_core::scope::{ScopeError, ScopeRegistry};
+use latchkey_core::secret::SecretHasher;
+use latchkey_core::store::Store;
+use latchkey_core::throttle::{Throttle, ThrottleSettings};
+use latchkey_core::tokens::{TokenService, TokenSettings};
+
+use crate::clock::now;
+
+#[derive(Clone, Debug, Default)]
+pub struct ServiceSettings {
+    pub tokens: TokenSettings,
+    pub passwords: PasswordParams,
+    pub throttle: ThrottleSettings,
+    pub extra_scopes: Vec<String>,
+}
+
+pub struct Services<S> {
+    pub tokens: Arc<TokenService<S>>,
+    pub keys: Arc<KeyManager<S>>,
+    pub admin: Arc<Admin<S>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("setting `passwords`: {0}")]
+    Passwords(#[from] PasswordError),
+    #[error("setting `scopes`: {0}")]
+    Scopes(#[from] ScopeError),
+    #[error("cannot load the signing keys (is this the installation's secret key?): {0}")]
+    Keys(#[from] KeyError),
+}
+
+pub async fn build<S: Store>(
+    settings: ServiceSettings,
+    store: Arc<S>,
+    kek: KeyEncryptionKey,
+    hasher: SecretHasher,
+    random: Arc<dyn Random>,
+) -> Result<Services<S>, BuildError> {
+    let passwords = Arc::new(PasswordHasher::new(settings.passwords, random.as_ref())?);
+    let scopes = ScopeRegistry::with_extra(&settings.extra_scopes)?;
+    let keys = Arc::new(KeyManager::new(store.clone(), kek, random.clone()));
+    let ring = Arc::new(keys.load_ring(now()).await?);
+    let tokens = Arc::new(TokenService::new(
+        store.clone(),
+        ring,
+        hasher.clone(),
+        passwords.clone(),
+        scopes.clone(),
+        settings.tokens,
+        random.clone(),
+        Throttle::new(settings.throttle),
+    ));
+    let admin = Arc::new(Admin::new(store, hasher, passwords, scopes, random));
+    Ok(Services {
+        tokens,
+        keys,
+        admin,
+    })
+}

@@ -1,0 +1,231 @@
+//! Dev-only: a real Latchkey server on a random loopback port, over a fresh SQLite file or a fresh
+//! PostgreSQL database, for integration tests of the server, the guard and the CLI.
+//!
+//! PostgreSQL is `LATCHKEY_TEST_POSTGRES_URL`, else the machine's `postgres://postgres@127.0.0.1:5432/postgres`;
+//! when it cannot be reached, [`TestServer::postgres`] panics: a required suite never skips.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let server = latchkey_testkit::TestServer::sqlite().await;
+//! let alice = server.user("alice", "alice-password").await;
+//! assert_eq!(alice.username, "alice");
+//! println!("{}", server.url("/oauth2/jwks.json"));
+//! # }
+//! ```
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use latchkey_core::admin::{Admin, ClientSpec, SavedClient, UserSpec};
+use latchkey_core::keys::{KeyEncryptionKey, KeyManager};
+use latchkey_core::password::PasswordParams;
+use latchkey_core::random::{OsRandom, Random};
+use latchkey_core::secret::{Secret, SecretHasher};
+use latchkey_core::store::Store;
+use latchkey_core::tokens::TokenService;
+use latchkey_core::user::User;
+use latchkey_server::clock::now;
+use latchkey_server::services::{self, ServiceSettings};
+use latchkey_server::AppState;
+use latchkey_store::{Backend, PgStore, SqliteStore};
+use tokio::sync::oneshot;
+
+pub use latchkey_server::services::ServiceSettings as Settings;
+
+/// Settings for tests: argon2id at a small cost so that tests are quick (hashing is not what they test).
+pub fn test_settings() -> ServiceSettings {
+    ServiceSettings {
+        passwords: PasswordParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..ServiceSettings::default()
+    }
+}
+
+pub struct TestServer<S: Store> {
+    pub base: String,
+    pub store: Arc<S>,
+    pub tokens: Arc<TokenService<S>>,
+    pub keys: Arc<KeyManager<S>>,
+    pub admin: Arc<Admin<S>>,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer<SqliteStore> {
+    pub async fn sqlite() -> Self {
+        Self::sqlite_with(test_settings()).await
+    }
+
+    pub async fn sqlite_with(settings: ServiceSettings) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/latchkey.db", dir.path().display());
+        let Backend::Sqlite(store) = latchkey_store::open(&url).await.expect("open SQLite") else {
+            unreachable!("an sqlite:// URL opens SQLite")
+        };
+        start(store, settings, Some(dir)).await
+    }
+}
+
+impl TestServer<PgStore> {
+    pub async fn postgres() -> Self {
+        Self::postgres_with(test_settings()).await
+    }
+
+    pub async fn postgres_with(settings: ServiceSettings) -> Self {
+        let url = fresh_postgres_database().await;
+        let Backend::Postgres(store) = latchkey_store::open(&url).await.expect("open PostgreSQL")
+        else {
+            unreachable!("a postgres:// URL opens PostgreSQL")
+        };
+        start(store, settings, None).await
+    }
+}
+
+/// Creates an empty database on the test server and returns its URL.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required by this test: {e}"));
+    let mut id = [0u8; 6];
+    OsRandom.fill(&mut id);
+    let name = format!(
+        "latchkey_test_{}",
+        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("CREATE DATABASE");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .expect("URL has a database");
+    format!("{base}/{name}")
+}
+
+async fn start<S: Store>(
+    store: S,
+    mut settings: ServiceSettings,
+    dir: Option<tempfile::TempDir>,
+) -> TestServer<S> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    settings.tokens.issuer = format!("{base}/oauth2");
+    let mut master = [0u8; 32];
+    OsRandom.fill(&mut master);
+    let store = Arc::new(store);
+    let built = services::build(
+        settings,
+        store.clone(),
+        KeyEncryptionKey::new(&master).expect("kek"),
+        SecretHasher::new(&master),
+        Arc::new(OsRandom),
+    )
+    .await
+    .expect("services");
+    let app = latchkey_server::router(AppState::new(built.tokens.clone(), None));
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(latchkey_server::serve(listener, app, async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        base,
+        store,
+        tokens: built.tokens,
+        keys: built.keys,
+        admin: built.admin,
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+impl<S: Store> TestServer<S> {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("{}/oauth2", self.base)
+    }
+
+    /// A verified, enabled user with this password and email `<username>@example.org`.
+    pub async fn user(&self, username: &str, password: &str) -> User {
+        self.user_with(UserSpec {
+            username: username.into(),
+            email: format!("{username}@example.org"),
+            name: Some(format!("{username} Example")),
+            password: Some(Secret::new(password)),
+            ..UserSpec::default()
+        })
+        .await
+    }
+
+    pub async fn user_with(&self, spec: UserSpec) -> User {
+        self.admin
+            .create_user(spec, now())
+            .await
+            .expect("create user")
+    }
+
+    pub async fn client(&self, spec: ClientSpec) -> SavedClient {
+        self.admin
+            .save_client(spec, false, now())
+            .await
+            .expect("create client")
+    }
+
+    /// A confidential client for `grant_type`, owned by `owner`; returns (client_id, secret).
+    pub async fn confidential(
+        &self,
+        name: &str,
+        owner: &str,
+        grant_type: &str,
+    ) -> (String, String) {
+        let saved = self
+            .client(ClientSpec {
+                name: name.into(),
+                owner: owner.into(),
+                grant_type: grant_type.into(),
+                ..ClientSpec::default()
+            })
+            .await;
+        let secret = saved.secret.expect("a confidential client gets a secret");
+        (saved.client.id, secret.expose().to_owned())
+    }
+
+    /// A public client for `grant_type`, owned by `owner`; returns its client_id.
+    pub async fn public(&self, name: &str, owner: &str, grant_type: &str) -> String {
+        self.client(ClientSpec {
+            name: name.into(),
+            owner: owner.into(),
+            grant_type: grant_type.into(),
+            public: true,
+            ..ClientSpec::default()
+        })
+        .await
+        .client
+        .id
+    }
+
+    /// Rotates to a new key of `alg` and makes this server sign with it at once.
+    pub async fn rotate_keys(&self, alg: latchkey_token::Algorithm) {
+        self.keys.rotate(alg, now()).await.expect("rotate");
+        self.keys.reload(self.tokens.keys()).await.expect("reload");
+    }
+}
+
+impl<S: Store> Drop for TestServer<S> {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
