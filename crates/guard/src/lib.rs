@@ -1,0 +1,84 @@
+//! Protects an axum (or any tower) service with Latchkey tokens: a tower layer that
+//! authenticates each request, and axum extractors that say what a route needs.
+//!
+//! Three lines protect a service: build a [`Guard`], add its layer, take [`Authenticated`] in
+//! the handler.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use latchkey_guard::{Authenticated, Guard, GuardConfig};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let guard = Guard::new(GuardConfig::new("https://lms.example.com/oauth2", "openedx"))?;
+//! let app: Router = Router::new().route("/me", get(me)).layer(guard.layer());
+//! async fn me(user: Authenticated) -> String { user.username().to_owned() }
+//! # use tower::ServiceExt;
+//! # let response = app
+//! #     .oneshot(axum::http::Request::get("/me").body(axum::body::Body::empty())?)
+//! #     .await?;
+//! # assert_eq!(response.status(), 401);
+//! # assert_eq!(response.headers()["www-authenticate"], "Bearer");
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+//! ```
+//!
+//! What it accepts (product.md §5):
+//! - `Authorization: JWT <jwt>` and `Authorization: Bearer <jwt>`;
+//! - the two JWT cookies, `edx-jwt-cookie-header-payload` and `edx-jwt-cookie-signature`,
+//!   reassembled; unsafe methods then also need the `X-CSRFToken` header to repeat the
+//!   `csrftoken` cookie (see [`GuardConfig::cookies`] and `docs/design/guard.md`);
+//! - deprecated: an opaque `Bearer` token, when [`GuardConfig::introspection`] is set; it is
+//!   checked by RFC 7662 introspection, cached, counted, and answered with a `Deprecation`
+//!   header.
+//!
+//! JWTs are verified against the issuer's JWK Set (fetched through discovery or from a
+//! configured URL, cached, refetched at most once per interval when a token names an unknown
+//! `kid`, and used while the issuer is unreachable up to a maximum staleness), with `iss`, `aud`,
+//! `exp`, `iat` (with leeway) and the `version` major checked, and only the configured
+//! asymmetric algorithms accepted. Each verified token is cached (by its SHA-256) until it
+//! expires, so repeated requests pay for the signature once.
+//!
+//! What a route needs:
+//! - [`Authenticated`]: a valid credential (401 without one); `Option<Authenticated>`: none is
+//!   fine, but a bad one is still refused;
+//! - by default unverified users and restricted clients are refused (403); [`Require`] relaxes
+//!   that per route and adds scopes (`grades:read`) and filters (`content_org:`, `user:`) that
+//!   must match a path parameter; [`Authenticated::require_scope`] and
+//!   [`Authenticated::require_filter`] do the same inside a handler.
+//!
+//! Refusals are [`Rejection`]s: RFC 6750 (`401` with `WWW-Authenticate: Bearer
+//! error="invalid_token", ...`), with a body in RFC 6749 form or, with
+//! [`RejectionStyle::OpenEdx`], the `{"detail": "Token has expired."}` form Open edX mobile apps
+//! parse.
+
+mod cache;
+mod config;
+mod credentials;
+mod csrf;
+pub mod danger;
+mod extract;
+mod fetch;
+pub mod fuzzing;
+mod guard;
+mod identity;
+mod introspect;
+mod jwks;
+mod layer;
+mod rejection;
+mod require;
+mod stats;
+mod verify;
+
+pub use config::{
+    ClientSecret, ConfigError, CookieConfig, GuardConfig, IntrospectionConfig, KeySource,
+};
+pub use credentials::{CredentialError, CredentialSource, Presented};
+pub use csrf::CsrfFailure;
+pub use guard::Guard;
+pub use identity::Authenticated;
+pub use latchkey_token::{AccessClaims, Algorithm};
+pub use layer::{GuardLayer, GuardService};
+pub use rejection::{InvalidToken, Rejection, RejectionKind, RejectionStyle};
+pub use require::{Require, RequireService};
+pub use stats::GuardStats;
