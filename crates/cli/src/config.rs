@@ -11,10 +11,10 @@ use figment::Figment;
 use latchkey_core::password::PasswordParams;
 use latchkey_core::throttle::ThrottleSettings;
 use latchkey_core::tokens::TokenSettings;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// The configuration as written: every field optional, unknown keys refused.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub database_url: Option<String>,
@@ -35,7 +35,7 @@ pub struct RawConfig {
     pub janitor: RawJanitor,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTokens {
     pub audience: Option<String>,
@@ -47,7 +47,7 @@ pub struct RawTokens {
     pub service_jwt_max_lifetime: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPasswords {
     pub memory_kib: Option<u32>,
@@ -55,7 +55,7 @@ pub struct RawPasswords {
     pub parallelism: Option<u32>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawThrottle {
     pub account_failures: Option<u32>,
@@ -63,11 +63,19 @@ pub struct RawThrottle {
     pub window_secs: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJanitor {
     pub interval_secs: Option<u64>,
     pub batch: Option<u32>,
+}
+
+/// Settings given as command-line flags, which override every other source.
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
 }
 
 /// The validated configuration.
@@ -122,7 +130,7 @@ const ENV_KEYS: &[&str] = &[
 
 impl Config {
     /// Reads `file` (when given), the environment, and `flags`, in rising priority.
-    pub fn load(file: Option<&Path>, flags: RawConfig) -> Result<Config, ConfigError> {
+    pub fn load(file: Option<&Path>, flags: Flags) -> Result<Config, ConfigError> {
         let mut figment = Figment::new();
         if let Some(path) = file {
             // Read it ourselves: figment treats a missing file as empty, and we must not.
@@ -132,12 +140,21 @@ impl Config {
             })?;
             figment = figment.merge(Toml::string(&text));
         }
-        let env = Env::prefixed("LATCHKEY_")
-            .split("__")
-            .filter(|k| ENV_KEYS.iter().any(|known| k.as_str().starts_with(known)));
+        let env = Env::prefixed("LATCHKEY_").split("__").filter(|k| {
+            let key = k.as_str().to_ascii_lowercase();
+            ENV_KEYS.iter().any(|known| key.starts_with(known))
+        });
+        figment = figment.merge(env);
+        for (key, value) in [
+            ("database_url", flags.database_url),
+            ("listen", flags.listen),
+            ("issuer", flags.issuer),
+        ] {
+            if let Some(value) = value {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let raw: RawConfig = figment
-            .merge(env)
-            .merge(Serialized::defaults(flags))
             .extract()
             .map_err(|e| ConfigError::Parse(describe(e)))?;
         Config::try_from(raw)
@@ -309,7 +326,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_documented_ones() {
-        let c = Config::load(None, RawConfig::default()).unwrap();
+        let c = Config::load(None, Flags::default()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8000");
         assert_eq!(c.tokens.issuer, "http://127.0.0.1:8000/oauth2");
         assert_eq!(c.tokens.jwt_lifetime, 3600);
@@ -319,43 +336,40 @@ mod tests {
     #[test]
     fn an_unknown_key_is_named() {
         let f = write("[tokens]\njwt_lifetim = 5\n");
-        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("jwt_lifetim"), "{text}");
     }
 
     #[test]
     fn an_unreadable_file_is_named() {
-        let err = Config::load(
-            Some(Path::new("/no/such/latchkey.toml")),
-            RawConfig::default(),
-        )
-        .unwrap_err();
+        let err =
+            Config::load(Some(Path::new("/no/such/latchkey.toml")), Flags::default()).unwrap_err();
         assert!(err.to_string().contains("/no/such/latchkey.toml"), "{err}");
     }
 
     #[test]
     fn bad_values_name_the_setting_and_what_is_allowed() {
         let f = write("listen = \"nowhere\"\n");
-        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
         assert!(err.to_string().contains("`listen`"), "{err}");
         let f = write("[tokens]\nrefresh_grace = 900\n");
-        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
         assert!(err.to_string().contains("tokens.refresh_grace"), "{err}");
         let f = write("database_url = \"mysql://x\"\n");
-        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
         assert!(err.to_string().contains("database_url"), "{err}");
         let f = write("[tokens]\njwt_lifetime = \"soon\"\n");
-        let err = Config::load(Some(f.path()), RawConfig::default()).unwrap_err();
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
         assert!(err.to_string().contains("jwt_lifetime"), "{err}");
     }
 
     #[test]
     fn flags_override_the_file() {
         let f = write("listen = \"127.0.0.1:9000\"\n[tokens]\njwt_lifetime = 60\n");
-        let flags = RawConfig {
+        let flags = Flags {
             listen: Some("127.0.0.1:9001".into()),
-            ..RawConfig::default()
+            ..Flags::default()
         };
         let c = Config::load(Some(f.path()), flags).unwrap();
         assert_eq!(c.listen.port(), 9001);

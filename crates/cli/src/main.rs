@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use latchkey_core::store::Store;
 use latchkey_store::Backend;
 
-use crate::config::{Config, RawConfig};
+use crate::config::{Config, Flags};
 
 #[derive(Parser)]
 #[command(
@@ -90,9 +90,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut flags = RawConfig {
+    let mut flags = Flags {
         database_url: cli.global.database_url.clone(),
-        ..RawConfig::default()
+        ..Flags::default()
     };
     if let Command::Serve { listen, issuer } = &cli.command {
         flags.listen = listen.clone();

@@ -103,6 +103,15 @@ impl KeyRing {
     }
 }
 
+/// What a rotation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// This key now signs.
+    Promoted(KeyInfo),
+    /// This key is published as `next`; rotating again makes it sign.
+    Staged(KeyInfo),
+}
+
 /// A key as the CLI and admin API list it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct KeyInfo {
@@ -125,11 +134,15 @@ impl<S: KeyStore> KeyManager<S> {
         KeyManager { store, kek, random }
     }
 
-    /// Makes sure a current key exists (an RS512 key on first start), then builds the ring.
+    /// Makes sure a current key exists (on first start an RS512 key, plus the RS512 `next` key the
+    /// first rotation will promote), then builds the ring.
     pub async fn load_ring(&self, now: i64) -> Result<KeyRing, KeyError> {
         if !self.has_current().await? {
             self.create(Algorithm::RS512, KeyState::Current, now)
                 .await?;
+            if !self.has_next(Algorithm::RS512).await? {
+                self.create(Algorithm::RS512, KeyState::Next, now).await?;
+            }
         }
         let state = self.build_state().await?;
         Ok(KeyRing {
@@ -143,29 +156,46 @@ impl<S: KeyStore> KeyManager<S> {
         Ok(())
     }
 
-    /// Retires the current key and makes a key of `alg` current: the published `next` key when it
-    /// has that algorithm, otherwise a new one. A fresh `next` key of `alg` is then published, so
-    /// the following rotation is seen by verifiers before it signs.
-    pub async fn rotate(&self, alg: Algorithm, now: i64) -> Result<KeyInfo, KeyError> {
-        let keys = self.store.signing_keys().await?;
-        let next = keys
-            .iter()
+    /// Rotates to a key of `alg`. A key is only promoted once it has been published as `next`, so
+    /// verifiers that cache the JWKS know it before it signs: when a `next` key of `alg` exists it
+    /// becomes current (the old one retires) and a fresh `next` key is published; otherwise a `next`
+    /// key of `alg` is published and the rotation is [`Rotation::Staged`], to be completed by rotating
+    /// again once verifiers have refreshed. `immediately` promotes a new key at once, for when the
+    /// current key must stop signing now (e.g. it leaked).
+    pub async fn rotate(
+        &self,
+        alg: Algorithm,
+        immediately: bool,
+        now: i64,
+    ) -> Result<Rotation, KeyError> {
+        let next = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
             .find(|k| k.state == KeyState::Next && k.alg == alg)
-            .map(|k| k.kid.clone());
-        let promoted = match next {
-            Some(kid) => kid,
-            None => self.create(alg, KeyState::Next, now).await?.kid,
+            .map(|k| k.kid);
+        let promoted = match (next, immediately) {
+            (Some(kid), _) => kid,
+            (None, true) => self.create(alg, KeyState::Next, now).await?.kid,
+            (None, false) => {
+                let staged = self.create(alg, KeyState::Next, now).await?.kid;
+                tracing::info!(target: "audit", kid = %staged, %alg, "signing key published as next");
+                return Ok(Rotation::Staged(self.info(&staged).await?));
+            }
         };
         self.store.promote_key(&promoted, now).await?;
         self.create(alg, KeyState::Next, now).await?;
-        let info = self
-            .list()
+        tracing::info!(target: "audit", kid = %promoted, %alg, "signing key rotated");
+        Ok(Rotation::Promoted(self.info(&promoted).await?))
+    }
+
+    async fn info(&self, kid: &str) -> Result<KeyInfo, KeyError> {
+        self.list()
             .await?
             .into_iter()
-            .find(|k| k.kid == promoted)
-            .ok_or(KeyError::NoCurrentKey)?;
-        tracing::info!(target: "audit", kid = %info.kid, alg = %info.alg, "signing key rotated");
-        Ok(info)
+            .find(|k| k.kid == kid)
+            .ok_or(KeyError::NoCurrentKey)
     }
 
     pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
@@ -199,6 +229,15 @@ impl<S: KeyStore> KeyManager<S> {
             .await?
             .iter()
             .any(|k| k.state == KeyState::Current))
+    }
+
+    async fn has_next(&self, alg: Algorithm) -> Result<bool, KeyError> {
+        Ok(self
+            .store
+            .signing_keys()
+            .await?
+            .iter()
+            .any(|k| k.state == KeyState::Next && k.alg == alg))
     }
 
     async fn create(

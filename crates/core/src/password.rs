@@ -116,7 +116,14 @@ impl PasswordHasher {
         match self.argon.verify_password(password.as_bytes(), parsed) {
             Ok(()) => {
                 let current = parsed.algorithm.as_str() == "argon2id"
-                    && Params::try_from(parsed).is_ok_and(|p| p == self.params);
+                    && Params::try_from(parsed).is_ok_and(|p| {
+                        (p.m_cost(), p.t_cost(), p.p_cost())
+                            == (
+                                self.params.m_cost(),
+                                self.params.t_cost(),
+                                self.params.p_cost(),
+                            )
+                    });
                 PasswordCheck::Match { upgrade: !current }
             }
             Err(_) => PasswordCheck::Mismatch,

@@ -215,9 +215,10 @@ impl<S: Store> TestServer<S> {
         .id
     }
 
-    /// Rotates to a new key of `alg` and makes this server sign with it at once.
+    /// Rotates to a new key of `alg` and makes this server sign with it at once (as
+    /// `latchkey keys rotate --now` does: verifiers meet an unknown kid and must refetch).
     pub async fn rotate_keys(&self, alg: latchkey_token::Algorithm) {
-        self.keys.rotate(alg, now()).await.expect("rotate");
+        self.keys.rotate(alg, true, now()).await.expect("rotate");
         self.keys.reload(self.tokens.keys()).await.expect("reload");
     }
 }

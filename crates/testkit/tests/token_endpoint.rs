@@ -152,6 +152,15 @@ fn s(v: &Value, key: &str) -> String {
         .to_owned()
 }
 
+/// (what, form, HTTP Basic credentials, expected status, expected `error`).
+type BadCase<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Option<(&'a str, &'a str)>,
+    u16,
+    &'a str,
+);
+
 async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server: TestServer<S>) {
     let f = fixture(&server).await;
     let live = password_grant(&server, &f, false).await;
@@ -207,7 +216,7 @@ async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server:
     let (svc_id, svc_secret) = (f.svc.0.as_str(), f.svc.1.as_str());
     let mobile = f.mobile.as_str();
     let before = server.store.rows().await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             "missing grant_type",
             vec![("client_id", mobile)],

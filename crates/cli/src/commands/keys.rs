@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use clap::Subcommand;
+use latchkey_core::keys::Rotation;
 use latchkey_core::store::Store;
 use latchkey_server::clock::now;
 use latchkey_token::Algorithm;
@@ -22,6 +23,9 @@ pub enum KeysCommand {
         /// RS512 (the default, what Open edX verifiers expect), RS256, ES256 or EdDSA
         #[arg(long, default_value = "RS512")]
         alg: Algorithm,
+        /// Sign with a new key at once, even though verifiers have not seen it yet (key leaked)
+        #[arg(long)]
+        now: bool,
     },
 }
 
@@ -39,13 +43,20 @@ pub async fn run<S: Store>(cmd: KeysCommand, config: &Config, store: Arc<S>) -> 
                 }
             }
         }
-        KeysCommand::Rotate { alg } => {
-            let key = keys.rotate(alg, now()).await?;
-            println!(
-                "now signing with {} ({}); running servers pick it up within one janitor interval",
+        KeysCommand::Rotate {
+            alg,
+            now: immediately,
+        } => match keys.rotate(alg, immediately, now()).await? {
+            Rotation::Promoted(key) => println!(
+                "now signing with {} ({}); running servers switch within one janitor interval",
                 key.kid, key.alg
-            );
-        }
+            ),
+            Rotation::Staged(key) => println!(
+                "published {} ({}) as the next key; it signs after the next rotation, once \
+                 verifiers have refreshed their JWKS (it is cached for up to 5 minutes)",
+                key.kid, key.alg
+            ),
+        },
     }
     Ok(())
 }

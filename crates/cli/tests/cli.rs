@@ -1,0 +1,547 @@
+//! The `latchkey` binary as operators and scripts use it: exit codes, messages, effects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn latchkey(dir: &Path, args: &[&str]) -> Output {
+    latchkey_with_stdin(dir, args, "")
+}
+
+fn latchkey_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("LATCHKEY_DATABASE_URL")
+        .env("LATCHKEY_PASSWORDS__MEMORY_KIB", "1024")
+        .env("LATCHKEY_PASSWORDS__ITERATIONS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// Exit code 1 and a message on stderr that contains `needle`.
+fn fails_with(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&latchkey_with_stdin(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.org",
+            "--password-stdin",
+        ],
+        "alice-password\n",
+    ));
+    dir
+}
+
+#[test]
+fn users_and_clients_are_created_listed_and_refused_when_bad() {
+    let dir = setup();
+    let d = dir.path();
+    assert!(
+        d.join("latchkey.db").exists(),
+        "SQLite file made on first use"
+    );
+    let key = std::fs::metadata(d.join("latchkey.key")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            key.permissions().mode() & 0o777,
+            0o600,
+            "key file is private"
+        );
+    }
+
+    fails_with(
+        &latchkey(
+            d,
+            &[
+                "user",
+                "create",
+                "--username",
+                "alice",
+                "--email",
+                "other@example.org",
+            ],
+        ),
+        "username already exists",
+    );
+    fails_with(
+        &latchkey(
+            d,
+            &[
+                "user",
+                "create",
+                "--username",
+                "alice2",
+                "--email",
+                "ALICE@example.org",
+            ],
+        ),
+        "email already exists",
+    );
+    fails_with(
+        &latchkey(
+            d,
+            &[
+                "user",
+                "create",
+                "--username",
+                "bad name",
+                "--email",
+                "b@example.org",
+            ],
+        ),
+        "username must be",
+    );
+    let users = json(&latchkey(d, &["user", "list", "--json"]));
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        1,
+        "refused creations changed nothing"
+    );
+
+    let created = json(&latchkey(
+        d,
+        &[
+            "client",
+            "create",
+            "svc",
+            "alice",
+            "--grant-type",
+            "client-credentials",
+            "--scopes",
+            "grades:read",
+            "--json",
+        ],
+    ));
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(
+        secret.len() >= 43,
+        "a generated secret has at least 256 bits"
+    );
+    let public = json(&latchkey(
+        d,
+        &[
+            "client",
+            "create",
+            "mobile",
+            "alice",
+            "--grant-type",
+            "password",
+            "--public",
+            "--json",
+        ],
+    ));
+    assert!(public["client_secret"].is_null());
+
+    for (args, needle) in [
+        (
+            vec![
+                "client",
+                "create",
+                "x",
+                "alice",
+                "--grant-type",
+                "password",
+                "--public",
+                "--client-secret",
+                "0123456789abcdef0",
+            ],
+            "public client cannot have a client secret",
+        ),
+        (
+            vec!["client", "create", "x", "alice", "--grant-type", "implicit"],
+            "unknown grant type \"implicit\"",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "x",
+                "alice",
+                "--grant-type",
+                "authorization-code",
+                "--redirect-uris",
+                "/relative/cb",
+            ],
+            "is not an absolute URI",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "x",
+                "nobody",
+                "--grant-type",
+                "password",
+            ],
+            "no user named \"nobody\"",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "svc",
+                "alice",
+                "--grant-type",
+                "password",
+            ],
+            "already has a client with this name",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "x",
+                "alice",
+                "--grant-type",
+                "password",
+                "--scopes",
+                "nope",
+            ],
+            "scope \"nope\" is not registered",
+        ),
+    ] {
+        fails_with(&latchkey(d, &args), needle);
+    }
+    let clients = json(&latchkey(d, &["client", "list", "--json"]));
+    assert_eq!(
+        clients.as_array().unwrap().len(),
+        2,
+        "refused clients changed nothing"
+    );
+
+    // --update changes the client of that name and owner, keeping its id and secret.
+    let updated = json(&latchkey(
+        d,
+        &[
+            "client",
+            "create",
+            "svc",
+            "alice",
+            "--grant-type",
+            "client-credentials",
+            "--restricted",
+            "--update",
+            "--json",
+        ],
+    ));
+    assert_eq!(updated["client_id"], created["client_id"]);
+    assert!(
+        updated["client_secret"].is_null(),
+        "the old secret is kept and not shown again"
+    );
+    let clients = json(&latchkey(d, &["client", "list", "--json"]));
+    let svc = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "svc")
+        .unwrap();
+    assert_eq!(svc["restricted"], true);
+
+    ok(&latchkey(d, &["user", "disable", "alice"]));
+    let users = json(&latchkey(d, &["user", "list", "--json"]));
+    assert_eq!(users[0]["disabled"], true);
+    fails_with(
+        &latchkey(d, &["user", "enable", "nobody"]),
+        "no user named \"nobody\"",
+    );
+}
+
+#[test]
+fn bad_settings_stop_with_a_message_that_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fails_with(
+        &latchkey(d, &["--database-url", "mysql://x/y", "user", "list"]),
+        "database_url",
+    );
+    fails_with(
+        &latchkey(
+            d,
+            &[
+                "--database-url",
+                "postgres://u@127.0.0.1:1/x?sslmode=bogus",
+                "user",
+                "list",
+            ],
+        ),
+        "database",
+    );
+    fails_with(
+        &latchkey(d, &["--config", "/no/such.toml", "user", "list"]),
+        "/no/such.toml",
+    );
+    std::fs::write(d.join("bad.toml"), "colour = \"blue\"\n").unwrap();
+    fails_with(
+        &latchkey(d, &["--config", "bad.toml", "user", "list"]),
+        "colour",
+    );
+    std::fs::write(d.join("bad.toml"), "[tokens]\njwt_lifetime = -5\n").unwrap();
+    fails_with(
+        &latchkey(d, &["--config", "bad.toml", "user", "list"]),
+        "tokens.jwt_lifetime",
+    );
+    assert!(
+        !d.join("latchkey.db").exists(),
+        "nothing was created by a refused start"
+    );
+    let usage = latchkey(d, &["user", "frobnicate"]);
+    assert_eq!(usage.status.code(), Some(2), "bad usage exits 2");
+}
+
+#[test]
+fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
+    let dir = setup();
+    let d = dir.path();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let addr = format!("127.0.0.1:{port}");
+    let issuer = format!("http://{addr}/oauth2");
+    // The issuer comes from a config file, so that `token mint` uses it too.
+    std::fs::write(d.join("latchkey.toml"), format!("issuer = \"{issuer}\"\n")).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["serve", "--listen", &addr, "--config", "latchkey.toml"])
+        .current_dir(d)
+        .env("LATCHKEY_JANITOR__INTERVAL_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://{addr}");
+    let http = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/health/ready"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let discovery: Value = http
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(discovery["issuer"], issuer);
+    assert_eq!(discovery["jwks_uri"], format!("{issuer}/jwks.json"));
+    let same: Value = http
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(same, discovery);
+
+    // A JWT signed by the stored private key (minted by the CLI against the same database)
+    // verifies with the published RSA key, checked by an independent JOSE implementation.
+    // A key promoted by another process is published once the server reloads (every janitor
+    // interval, 1 s here); a verifier meeting an unknown kid refetches, as this one does.
+    let verify = |token: &str| -> Value {
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        let kid = header.kid.clone().unwrap();
+        let started = Instant::now();
+        let jwks = loop {
+            let jwks: jsonwebtoken::jwk::JwkSet = http
+                .get(format!("{base}/oauth2/jwks.json"))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            if jwks.find(&kid).is_some() || started.elapsed() > Duration::from_secs(10) {
+                break jwks;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let jwk = jwks
+            .find(&kid)
+            .unwrap_or_else(|| panic!("kid {kid} is not published: {jwks:?}"));
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+        let mut v = jsonwebtoken::Validation::new(header.alg);
+        v.set_audience(&["latchkey"]);
+        v.set_issuer(&[issuer.as_str()]);
+        jsonwebtoken::decode::<Value>(token, &key, &v)
+            .unwrap()
+            .claims
+    };
+    let minted = ok(&latchkey(
+        d,
+        &["--config", "latchkey.toml", "token", "mint", "alice"],
+    ));
+    let minted = minted.trim();
+    assert_eq!(
+        jsonwebtoken::decode_header(minted).unwrap().alg,
+        jsonwebtoken::Algorithm::RS512
+    );
+    let claims = verify(minted);
+    assert_eq!(claims["preferred_username"], "alice");
+    assert_eq!(claims["token_use"], "service");
+    assert_eq!(claims["scopes"], serde_json::json!(["email", "profile"]));
+
+    // First start published an RS512 `next` key: the default rotation promotes it at once.
+    let keys: Value = serde_json::from_str(&ok(&latchkey(d, &["keys", "list", "--json"]))).unwrap();
+    let next_kid = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "next")
+        .unwrap()["kid"]
+        .clone();
+    let jwks: Value = http
+        .get(format!("{base}/oauth2/jwks.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == next_kid),
+        "next key published before it signs"
+    );
+    assert!(ok(&latchkey(d, &["keys", "rotate"])).contains("now signing with"));
+    // Another algorithm is staged first (published as next), and signs after the second rotation.
+    assert!(ok(&latchkey(d, &["keys", "rotate", "--alg", "ES256"])).contains("published"));
+    let keys: Value = serde_json::from_str(&ok(&latchkey(d, &["keys", "list", "--json"]))).unwrap();
+    let staged = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "ES256")
+        .unwrap()
+        .clone();
+    assert_eq!(staged["state"], "next");
+    let started = Instant::now();
+    loop {
+        let jwks: Value = http
+            .get(format!("{base}/oauth2/jwks.json"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == staged["kid"])
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the staged key was never published"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ok(&latchkey(d, &["keys", "rotate", "--alg", "ES256"])).contains("now signing with"));
+    let keys: Value = serde_json::from_str(&ok(&latchkey(d, &["keys", "list", "--json"]))).unwrap();
+    let states: Vec<(String, String)> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["alg"].as_str().unwrap().to_owned(),
+                k["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("RS512".into(), "retired".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("ES256".into(), "current".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("ES256".into(), "next".into())),
+        "{states:?}"
+    );
+    let rotated = ok(&latchkey(
+        d,
+        &["--config", "latchkey.toml", "token", "mint", "alice"],
+    ));
+    assert_eq!(
+        jsonwebtoken::decode_header(rotated.trim()).unwrap().alg,
+        jsonwebtoken::Algorithm::ES256
+    );
+    verify(rotated.trim());
+    verify(minted);
+    let bad_alg = latchkey(d, &["keys", "rotate", "--alg", "HS256"]);
+    assert_eq!(
+        bad_alg.status.code(),
+        Some(2),
+        "an unknown algorithm is bad usage"
+    );
+    assert!(
+        String::from_utf8_lossy(&bad_alg.stderr).contains("RS512"),
+        "it names the allowed values"
+    );
+
+    // Clean shutdown on SIGTERM.
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(
+        log.contains("latchkey is serving") && log.contains(&addr),
+        "{log}"
+    );
+}
