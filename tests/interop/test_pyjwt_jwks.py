@@ -100,12 +100,22 @@ def rotation(make_latchkey) -> Rotation:
     lk.create_user("alice", "alice-Pass-1", staff=True)
     client = lk.create_client("service", "alice", "client-credentials", secret="service-secret-0123456789")
     lk.start()
-    jwks_before = lk.jwks()
     old_token = cc_token(lk, client)
     old_kid = jwt_header(old_token)["kid"]
 
+    # Changing algorithm takes two steps: the first only publishes an ES256 `next` key...
     out = lk.cli("keys", "rotate", "--alg", "ES256")
-    assert "ES256" in out
+    assert "published" in out and "ES256" in out, out
+    staged = next(k["kid"] for k in json.loads(lk.cli("keys", "list", "--json")) if k["alg"] == "ES256")
+    started = time.monotonic()
+    while staged not in {k["kid"] for k in lk.jwks()["keys"]}:
+        assert time.monotonic() - started < RELOAD_DEADLINE, "the staged key was never published"
+        time.sleep(0.25)
+    assert jwt_header(cc_token(lk, client))["kid"] == old_kid, "a staged key must not sign yet"
+    # ...which verifiers (here: this snapshot) learn before the second step makes it sign.
+    jwks_before = lk.jwks()
+    out = lk.cli("keys", "rotate", "--alg", "ES256")
+    assert "now signing with" in out, out
     rotated_at = time.monotonic()
     while True:
         token = cc_token(lk, client)
