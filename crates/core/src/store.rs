@@ -9,6 +9,9 @@ use crate::client::Client;
 use crate::secret::TokenHash;
 use crate::user::{User, UserId};
 
+/// One Open edX AuthZ rule in `casbin_rule` shape (`ptype`, `v0`..`v5`).
+pub use latchkey_authz::RuleRow;
+
 /// What a unique constraint refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
@@ -231,9 +234,54 @@ pub trait TokenStore: Send + Sync {
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError>;
 }
 
+/// One entry of the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Who: `client:<client_id>`, `cli:<os user>`, `latchkey`.
+    pub actor: String,
+    /// What, dotted: `authz.rule.add`, `authz.rule.remove`.
+    pub action: String,
+    /// To what, as text (for a rule: its policy line).
+    pub detail: String,
+}
+
+/// Open edX AuthZ rules, their version and the audit trail. Each call that changes rules bumps
+/// the version once and writes one audit event per rule it changed, in one transaction; a call that
+/// changes nothing writes nothing.
+#[async_trait]
+pub trait AuthzStore: Send + Sync {
+    /// Every rule, in insertion order.
+    async fn authz_rules(&self) -> Result<Vec<RuleRow>, StoreError>;
+    /// Inserts the rows not already stored (exact match over `ptype`, `v0`..`v5`); returns how
+    /// many were inserted.
+    async fn add_authz_rules(
+        &self,
+        rows: &[RuleRow],
+        actor: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Deletes the stored rows equal to these; returns how many were deleted.
+    async fn remove_authz_rules(
+        &self,
+        rows: &[RuleRow],
+        actor: &str,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// 0 until the rules are first written; then bumped by every change.
+    async fn authz_version(&self) -> Result<i64, StoreError>;
+    /// Usernames and emails of staff and superusers, disabled or not (openedx-authz's
+    /// `is_staff_or_superuser` looks users up by either).
+    async fn staff_keys(&self) -> Result<Vec<String>, StoreError>;
+    /// The newest `limit` audit events, newest first.
+    async fn audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
 /// Everything Latchkey stores.
 #[async_trait]
-pub trait Store: UserStore + ClientStore + KeyStore + TokenStore + 'static {
+pub trait Store: UserStore + ClientStore + KeyStore + TokenStore + AuthzStore + 'static {
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod authz_sql;
 mod codec;
 mod sql;
 

@@ -2,6 +2,8 @@
 //! backend by `suite!` in `sqlite.rs` and `postgres.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+mod authz;
+
 use std::sync::Arc;
 
 use latchkey_core::client::{Client, ClientKind, GrantType, Lifetimes, RedirectUri};
@@ -9,6 +11,8 @@ use latchkey_core::secret::{SecretHasher, TokenHash};
 use latchkey_core::store::*;
 use latchkey_core::user::{User, UserId};
 use latchkey_token::Algorithm;
+
+pub use authz::*;
 
 pub fn hash(s: &str) -> TokenHash {
     SecretHasher::new(&[9; 32]).hash(s)
@@ -440,6 +444,11 @@ macro_rules! suite {
             revoking_a_family_reaches_every_token,
             single_revocations,
             purge_removes_only_what_cannot_matter,
+            authz_rules_are_added_once_and_bump_the_version,
+            authz_rules_are_removed_exactly,
+            every_rule_change_is_audited,
+            large_rule_sets_are_written_in_one_call,
+            staff_keys_name_staff_and_superusers,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
