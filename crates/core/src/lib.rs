@@ -10,6 +10,7 @@
 //! ```
 
 pub mod admin;
+pub mod authz;
 pub mod client;
 pub mod client_auth;
 pub mod error;

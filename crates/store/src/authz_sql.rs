@@ -3,6 +3,7 @@
 //! changes rules does it in one transaction: the rows, one version bump, one audit event per rule.
 
 use async_trait::async_trait;
+use latchkey_core::authz::rule::line;
 use latchkey_core::store::{AuditEvent, AuthzStore, RuleRow, StoreError};
 use sqlx::{QueryBuilder, Row};
 
@@ -14,16 +15,6 @@ const CHUNK: usize = 100;
 
 const ADDED: &str = "authz.rule.add";
 const REMOVED: &str = "authz.rule.remove";
-
-/// The rule as the Django adapter prints a `casbin_rule` row: `ptype` and the non-empty values.
-fn line(row: &RuleRow) -> String {
-    let mut text = row.ptype.clone();
-    for value in row.values.iter().filter(|v| !v.is_empty()) {
-        text.push_str(", ");
-        text.push_str(value);
-    }
-    text
-}
 
 macro_rules! authz_store {
     ($store:ident, $db:ty) => {
