@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use latchkey_core::authz::AuthzSettings;
 use latchkey_core::password::PasswordParams;
 use latchkey_core::throttle::ThrottleSettings;
 use latchkey_core::tokens::TokenSettings;
@@ -33,6 +34,8 @@ pub struct RawConfig {
     pub throttle: RawThrottle,
     #[serde(default)]
     pub janitor: RawJanitor,
+    #[serde(default)]
+    pub authz: RawAuthz,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -70,6 +73,15 @@ pub struct RawJanitor {
     pub batch: Option<u32>,
 }
 
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthz {
+    pub domain_matching: Option<bool>,
+    pub staff_deny_parity: Option<bool>,
+    pub cache_capacity: Option<usize>,
+    pub default_policy: Option<bool>,
+}
+
 /// Settings given as command-line flags, which override every other source.
 #[derive(Clone, Debug, Default)]
 pub struct Flags {
@@ -92,6 +104,7 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     pub janitor_interval: Duration,
     pub janitor_batch: u32,
+    pub authz: AuthzSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +139,7 @@ const ENV_KEYS: &[&str] = &[
     "passwords",
     "throttle",
     "janitor",
+    "authz",
 ];
 
 impl Config {
@@ -291,6 +305,12 @@ impl TryFrom<RawConfig> for Config {
                 allowed: "a positive number of seconds",
             });
         }
+        let a = raw.authz;
+        let mut authz = AuthzSettings::default();
+        authz.engine.domain_matching = a.domain_matching.unwrap_or(false);
+        authz.engine.staff_deny_parity = a.staff_deny_parity.unwrap_or(false);
+        authz.cache_capacity = a.cache_capacity.unwrap_or(authz.cache_capacity);
+        authz.default_policy = a.default_policy.unwrap_or(authz.default_policy);
         Ok(Config {
             database_url,
             listen,
@@ -305,6 +325,7 @@ impl TryFrom<RawConfig> for Config {
             throttle,
             janitor_interval: Duration::from_secs(interval),
             janitor_batch: raw.janitor.batch.unwrap_or(1000).max(1),
+            authz,
         })
     }
 }

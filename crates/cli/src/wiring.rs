@@ -15,6 +15,7 @@ pub async fn build<S: Store>(config: &Config, store: Arc<S>) -> anyhow::Result<S
         passwords: config.passwords,
         throttle: config.throttle,
         extra_scopes: config.extra_scopes.clone(),
+        authz: config.authz,
     };
     Ok(services::build(
         settings,

@@ -9,6 +9,7 @@
 //! assert_eq!(json, r#"{"error":"invalid_grant","error_description":"refresh token is expired"}"#);
 //! ```
 
+pub mod authz;
 mod discovery;
 mod error;
 mod introspection;

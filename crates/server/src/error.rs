@@ -4,6 +4,8 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use latchkey_authz::AuthzError;
+use latchkey_core::authz::AuthzServiceError;
 use latchkey_core::error::GrantError;
 use latchkey_proto::{ErrorCode, ErrorResponse};
 
@@ -67,6 +69,36 @@ impl From<GrantError> for ApiError {
             retry_after,
             basic_challenge: false,
         }
+    }
+}
+
+impl From<AuthzError> for ApiError {
+    fn from(e: AuthzError) -> Self {
+        match e {
+            AuthzError::Request(e) => ApiError::invalid_request(e.to_string()),
+            AuthzError::Directory(source) => {
+                tracing::error!(error = %source, detail = ?source, "authz staff look-up failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::ServerError,
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl From<AuthzServiceError> for ApiError {
+    fn from(e: AuthzServiceError) -> Self {
+        if e.is_input() {
+            return ApiError::invalid_request(e.to_string());
+        }
+        tracing::error!(error = %e, detail = ?e, "internal error on the authz API");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::ServerError,
+            "internal error",
+        )
     }
 }
 

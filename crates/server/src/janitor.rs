@@ -1,10 +1,12 @@
 //! The janitor: removes expired and revoked rows in bounded batches, forgets retired keys once
 //! their tokens have expired, and reloads the key ring (a rotation made by another process shows up
-//! here within one interval). No cron job needed.
+//! here within one interval), and the authz rules and staff set (another node's role changes
+//! arrive within one interval). No cron job needed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_core::authz::AuthzService;
 use latchkey_core::keys::KeyManager;
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
@@ -23,13 +25,14 @@ pub struct JanitorSettings {
 pub async fn run<S: Store>(
     tokens: Arc<TokenService<S>>,
     keys: Arc<KeyManager<S>>,
+    authz: Arc<AuthzService<S>>,
     settings: JanitorSettings,
 ) {
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        sweep(&tokens, &keys, settings).await;
+        sweep(&tokens, &keys, &authz, settings).await;
     }
 }
 
@@ -37,6 +40,7 @@ pub async fn run<S: Store>(
 pub async fn sweep<S: Store>(
     tokens: &TokenService<S>,
     keys: &KeyManager<S>,
+    authz: &AuthzService<S>,
     settings: JanitorSettings,
 ) {
     let now = now();
@@ -81,5 +85,8 @@ pub async fn sweep<S: Store>(
     }
     if let Err(e) = keys.reload(tokens.keys()).await {
         tracing::warn!(error = %e, "janitor could not reload signing keys");
+    }
+    if let Err(e) = authz.reload_if_changed(now).await {
+        tracing::warn!(error = %e, "janitor could not reload the authz rules");
     }
 }

@@ -51,6 +51,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/health/ready", get(health::ready::<S>))
         .route("/metrics", get(metrics::render::<S>))
         .layer(DefaultBodyLimit::max(extract::MAX_FORM_BYTES))
+        // Its own body limit (batches of checks): merged after the form limit above.
+        .merge(routes::authz::routes::<S>())
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use latchkey_core::admin::Admin;
+use latchkey_core::authz::{AuthzService, AuthzServiceError, AuthzSettings};
 use latchkey_core::keys::{KeyEncryptionKey, KeyError, KeyManager};
 use latchkey_core::password::{PasswordError, PasswordHasher, PasswordParams};
 use latchkey_core::random::Random;
@@ -21,12 +22,14 @@ pub struct ServiceSettings {
     pub passwords: PasswordParams,
     pub throttle: ThrottleSettings,
     pub extra_scopes: Vec<String>,
+    pub authz: AuthzSettings,
 }
 
 pub struct Services<S> {
     pub tokens: Arc<TokenService<S>>,
     pub keys: Arc<KeyManager<S>>,
     pub admin: Arc<Admin<S>>,
+    pub authz: Arc<AuthzService<S>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,8 @@ pub enum BuildError {
     Scopes(#[from] ScopeError),
     #[error("cannot load the signing keys (is this the installation's secret key?): {0}")]
     Keys(#[from] KeyError),
+    #[error("cannot load the authz rules: {0}")]
+    Authz(#[from] AuthzServiceError),
 }
 
 pub async fn build<S: Store>(
@@ -60,10 +65,12 @@ pub async fn build<S: Store>(
         random.clone(),
         Throttle::new(settings.throttle),
     ));
+    let authz = Arc::new(AuthzService::load(store.clone(), settings.authz, now()).await?);
     let admin = Arc::new(Admin::new(store, hasher, passwords, scopes, random));
     Ok(Services {
         tokens,
         keys,
         admin,
+        authz,
     })
 }

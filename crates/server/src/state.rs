@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use latchkey_core::authz::AuthzService;
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
 use latchkey_proto::Discovery;
@@ -9,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 pub struct AppState<S> {
     pub tokens: Arc<TokenService<S>>,
+    pub authz: Arc<AuthzService<S>>,
     /// Serialised once at start: the document only changes with the configuration.
     pub discovery: Arc<str>,
     pub metrics: Option<PrometheusHandle>,
@@ -18,6 +20,7 @@ impl<S> Clone for AppState<S> {
     fn clone(&self) -> Self {
         AppState {
             tokens: self.tokens.clone(),
+            authz: self.authz.clone(),
             discovery: self.discovery.clone(),
             metrics: self.metrics.clone(),
         }
@@ -25,13 +28,18 @@ impl<S> Clone for AppState<S> {
 }
 
 impl<S: Store> AppState<S> {
-    pub fn new(tokens: Arc<TokenService<S>>, metrics: Option<PrometheusHandle>) -> Self {
+    pub fn new(
+        tokens: Arc<TokenService<S>>,
+        authz: Arc<AuthzService<S>>,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
         let discovery = discovery_document(&tokens);
         let discovery = serde_json::to_string(&discovery)
             .unwrap_or_else(|_| "{}".to_owned())
             .into();
         AppState {
             tokens,
+            authz,
             discovery,
             metrics,
         }

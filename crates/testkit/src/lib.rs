@@ -17,6 +17,7 @@
 use std::sync::Arc;
 
 use latchkey_core::admin::{Admin, ClientSpec, SavedClient, UserSpec};
+use latchkey_core::authz::AuthzService;
 use latchkey_core::keys::{KeyEncryptionKey, KeyManager};
 use latchkey_core::password::PasswordParams;
 use latchkey_core::random::{OsRandom, Random};
@@ -50,6 +51,11 @@ pub struct TestServer<S: Store> {
     pub tokens: Arc<TokenService<S>>,
     pub keys: Arc<KeyManager<S>>,
     pub admin: Arc<Admin<S>>,
+    pub authz: Arc<AuthzService<S>>,
+    /// How this server was made, so [`TestServer::another_node`] can make a second one like it.
+    database_url: String,
+    master: [u8; 32],
+    settings: ServiceSettings,
     stop: Option<oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -65,7 +71,7 @@ impl TestServer<SqliteStore> {
         let Backend::Sqlite(store) = latchkey_store::open(&url).await.expect("open SQLite") else {
             unreachable!("an sqlite:// URL opens SQLite")
         };
-        start(store, settings, Some(dir)).await
+        start(store, url, settings, None, Some(dir)).await
     }
 }
 
@@ -80,7 +86,26 @@ impl TestServer<PgStore> {
         else {
             unreachable!("a postgres:// URL opens PostgreSQL")
         };
-        start(store, settings, None).await
+        start(store, url, settings, None, None).await
+    }
+
+    /// A second node on the same database with the same installation secret, as a scale-out
+    /// deployment runs: what one node writes, the other reads.
+    pub async fn another_node(&self) -> Self {
+        let Backend::Postgres(store) = latchkey_store::open(&self.database_url)
+            .await
+            .expect("open PostgreSQL")
+        else {
+            unreachable!("a postgres:// URL opens PostgreSQL")
+        };
+        start(
+            store,
+            self.database_url.clone(),
+            self.settings.clone(),
+            Some(self.master),
+            None,
+        )
+        .await
     }
 }
 
@@ -111,16 +136,23 @@ pub async fn fresh_postgres_database() -> String {
 
 async fn start<S: Store>(
     store: S,
-    mut settings: ServiceSettings,
+    database_url: String,
+    settings: ServiceSettings,
+    master: Option<[u8; 32]>,
     dir: Option<tempfile::TempDir>,
 ) -> TestServer<S> {
+    let given = settings.clone();
+    let mut settings = settings;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     settings.tokens.issuer = format!("{base}/oauth2");
-    let mut master = [0u8; 32];
-    OsRandom.fill(&mut master);
+    let master = master.unwrap_or_else(|| {
+        let mut master = [0u8; 32];
+        OsRandom.fill(&mut master);
+        master
+    });
     let store = Arc::new(store);
     let built = services::build(
         settings,
@@ -131,7 +163,11 @@ async fn start<S: Store>(
     )
     .await
     .expect("services");
-    let app = latchkey_server::router(AppState::new(built.tokens.clone(), None));
+    let app = latchkey_server::router(AppState::new(
+        built.tokens.clone(),
+        built.authz.clone(),
+        None,
+    ));
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(latchkey_server::serve(listener, app, async {
         let _ = stopped.await;
@@ -142,6 +178,10 @@ async fn start<S: Store>(
         tokens: built.tokens,
         keys: built.keys,
         admin: built.admin,
+        authz: built.authz,
+        database_url,
+        master,
+        settings: given,
         stop: Some(stop),
         _dir: dir,
     }

@@ -15,7 +15,11 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let state = AppState::new(services.tokens.clone(), Some(metrics));
+    let state = AppState::new(
+        services.tokens.clone(),
+        services.authz.clone(),
+        Some(metrics),
+    );
     let app = latchkey_server::router(state);
     let janitor_settings = JanitorSettings {
         interval: config.janitor_interval,
@@ -28,6 +32,7 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
     tokio::spawn(janitor::run(
         services.tokens.clone(),
         services.keys.clone(),
+        services.authz.clone(),
         janitor_settings,
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)

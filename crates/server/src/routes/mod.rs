@@ -1,5 +1,6 @@
 //! One module per endpoint family.
 
+pub mod authz;
 pub mod discovery;
 pub mod health;
 pub mod introspect;

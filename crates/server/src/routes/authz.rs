@@ -1,0 +1,240 @@
+//! The authorization API: Open edX AuthZ checks for resource servers, and role assignments.
+//!
+//! Every caller authenticates as a confidential client with HTTP Basic. Checks, scopes and the
+//! assignment list are open to any confidential client (as introspection is); assigning and
+//! unassigning also need the client's owner to be an enabled staff or superuser account, and are
+//! audited as `client:<client_id>`. See `docs/design/authz-service.md`.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use latchkey_authz::AuthzError;
+use latchkey_core::authz::rule::RoleAssignment;
+use latchkey_core::authz::AssignmentFilter;
+use latchkey_core::client_auth::AuthenticatedClient;
+use latchkey_core::error::GrantError;
+use latchkey_core::store::Store;
+use latchkey_proto::authz::{
+    Assignment, AssignmentChange, AssignmentList, AssignmentQuery, CheckBatchResult, CheckRequest,
+    CheckResult, ScopesQuery, ScopesResponse,
+};
+use latchkey_proto::ErrorCode;
+
+use crate::clock::now;
+use crate::error::ApiError;
+use crate::routes::authenticate;
+use crate::state::AppState;
+
+/// Checks in one batch, at most.
+pub const MAX_BATCH: usize = 1000;
+/// A full batch of long keys fits.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn routes<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/authz/v1/check", post(check::<S>))
+        .route("/authz/v1/scopes", get(scopes::<S>))
+        .route(
+            "/authz/v1/assignments",
+            get(list::<S>).post(assign::<S>).delete(unassign::<S>),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+pub async fn check<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Result<Json<CheckRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let Json(request) = body.map_err(|e| {
+        bad_body(
+            e,
+            r#"expected {"subject", "action", "scope"} or {"checks": [...]}"#,
+        )
+    })?;
+    metrics::counter!("latchkey_authz_check_requests_total").increment(1);
+    match request {
+        CheckRequest::Single(c) => {
+            let decision = state.authz.check(&c.subject, &c.action, &c.scope)?;
+            Ok(Json(CheckResult {
+                allowed: decision.is_allowed(),
+            })
+            .into_response())
+        }
+        CheckRequest::Batch(batch) => {
+            if batch.checks.len() > MAX_BATCH {
+                return Err(ApiError::invalid_request(format!(
+                    "at most {MAX_BATCH} checks per batch"
+                )));
+            }
+            let decisions = state
+                .authz
+                .check_batch(
+                    batch
+                        .checks
+                        .iter()
+                        .map(|c| (c.subject.as_str(), c.action.as_str(), c.scope.as_str())),
+                )
+                .map_err(|(i, e)| match e {
+                    AuthzError::Request(e) => {
+                        ApiError::invalid_request(format!("checks[{i}]: {e}"))
+                    }
+                    other => ApiError::from(other),
+                })?;
+            let results = decisions
+                .into_iter()
+                .map(|d| CheckResult {
+                    allowed: d.is_allowed(),
+                })
+                .collect();
+            Ok(Json(CheckBatchResult { results }).into_response())
+        }
+    }
+}
+
+pub async fn scopes<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    query: Result<Query<ScopesQuery>, QueryRejection>,
+) -> Result<Json<ScopesResponse>, ApiError> {
+    caller(&state, &headers).await?;
+    let Query(q) = query.map_err(|e| bad_query(e, "expected ?subject=...&action=..."))?;
+    let found = state
+        .authz
+        .scopes_for(&q.subject, &q.action)
+        .map_err(AuthzError::from)?;
+    Ok(Json(ScopesResponse {
+        scopes: found.scopes,
+        staff: found.staff,
+    }))
+}
+
+pub async fn list<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    query: Result<Query<AssignmentQuery>, QueryRejection>,
+) -> Result<Json<AssignmentList>, ApiError> {
+    caller(&state, &headers).await?;
+    let Query(q) =
+        query.map_err(|e| bad_query(e, "expected ?subject=&role=&scope= (each optional)"))?;
+    let filter = AssignmentFilter {
+        subject: q.subject,
+        role: q.role,
+        scope: q.scope,
+    };
+    let assignments = state
+        .authz
+        .assignments(&filter)
+        .await?
+        .into_iter()
+        .map(|a| Assignment {
+            subject: a.subject,
+            role: a.role,
+            scope: a.scope,
+        })
+        .collect();
+    Ok(Json(AssignmentList { assignments }))
+}
+
+pub async fn assign<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Result<Json<Assignment>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let actor = administrator(&state, &headers).await?;
+    let Json(a) = body.map_err(|e| bad_body(e, r#"expected {"subject", "role", "scope"}"#))?;
+    let assignment = RoleAssignment::new(&a.subject, &a.role, &a.scope)
+        .map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let changed = state.authz.assign(&assignment, &actor, now()).await?;
+    let status = if changed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let body = AssignmentChange {
+        changed,
+        version: state.authz.version(),
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+pub async fn unassign<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    query: Result<Query<Assignment>, QueryRejection>,
+) -> Result<Json<AssignmentChange>, ApiError> {
+    let actor = administrator(&state, &headers).await?;
+    let Query(a) = query.map_err(|e| bad_query(e, "expected ?subject=&role=&scope="))?;
+    let assignment = RoleAssignment::new(&a.subject, &a.role, &a.scope)
+        .map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let changed = state.authz.unassign(&assignment, &actor, now()).await?;
+    Ok(Json(AssignmentChange {
+        changed,
+        version: state.authz.version(),
+    }))
+}
+
+/// A confidential client, authenticated by HTTP Basic.
+async fn caller<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+) -> Result<AuthenticatedClient, ApiError> {
+    let unauthorized = |description: &str| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidClient,
+            description,
+        )
+        .with_basic_challenge(true)
+    };
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return Err(unauthorized(
+            "authenticate as a confidential client with HTTP Basic",
+        ));
+    }
+    let client = authenticate(state, headers, None, None).await?;
+    if client.client().is_public() {
+        return Err(unauthorized("the authz API needs a confidential client"));
+    }
+    Ok(client)
+}
+
+/// A confidential client whose owner is an enabled staff or superuser account; returns the actor
+/// name for the audit trail.
+async fn administrator<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    let client = caller(state, headers).await?;
+    let owner = state
+        .tokens
+        .store()
+        .user_by_id(client.client().owner)
+        .await
+        .map_err(GrantError::from)?;
+    if !owner.is_some_and(|u| !u.disabled && (u.is_staff || u.is_superuser)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::AccessDenied,
+            "changing role assignments needs a client owned by an enabled staff or superuser account",
+        ));
+    }
+    Ok(format!("client:{}", client.client().id))
+}
+
+fn bad_body(e: JsonRejection, expected: &str) -> ApiError {
+    let status = e.status();
+    let mut error = ApiError::invalid_request(format!("{}; {expected}", e.body_text()));
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        error = ApiError::new(status, ErrorCode::InvalidRequest, e.body_text());
+    }
+    error
+}
+
+fn bad_query(e: QueryRejection, expected: &str) -> ApiError {
+    ApiError::invalid_request(format!("{}; {expected}", e.body_text()))
+}
