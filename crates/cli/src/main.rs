@@ -66,6 +66,9 @@ enum Command {
     /// Mint tokens
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// Open edX AuthZ: role assignments, checks, imports
+    #[command(subcommand)]
+    Authz(commands::authz::AuthzCommand),
 }
 
 fn main() -> ExitCode {
@@ -128,6 +131,7 @@ async fn dispatch<S: Store>(command: Command, config: Config, store: Arc<S>) -> 
         Command::Client(c) => commands::client::run(c, &config, store).await,
         Command::Keys(c) => commands::keys::run(c, &config, store).await,
         Command::Token(c) => commands::token::run(c, &config, store).await,
+        Command::Authz(c) => commands::authz::run(c, &config, store).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per sub-command.
 
+pub mod authz;
 pub mod client;
 pub mod keys;
 pub mod serve;
