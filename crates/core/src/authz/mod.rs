@@ -33,6 +33,11 @@ pub const OPENEDX_MODEL: &str = include_str!("openedx/model.conf");
 /// openedx-authz 0.23.0's `authz.policy`: the default roles (`p`) and action implications (`g2`).
 pub const OPENEDX_DEFAULT_POLICY: &str = include_str!("openedx/authz.policy");
 
+/// Changes up to this many assignments are applied to the running engine in place; larger ones
+/// (imports) rebuild it, which is cheaper than clearing the cache once per assignment and keeps
+/// the write lock short.
+const IN_PLACE_MAX: usize = 1000;
+
 /// Who wrote the default policy, in the audit trail.
 const SEED_ACTOR: &str = "latchkey:default-policy";
 
@@ -278,7 +283,8 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
     }
 
     /// Writes canonical rows, then brings this node up to date: in place when the only change
-    /// since the loaded version is this one and it touches assignments only, else by a rebuild.
+    /// since the loaded version is this one and it touches a few assignments only, else by a
+    /// rebuild.
     async fn change(
         &self,
         rows: &[RuleRow],
@@ -296,8 +302,11 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
             return Ok(0);
         }
         let after = self.store.authz_version().await?;
-        let assignments: Option<Vec<RoleAssignment>> =
-            rows.iter().map(RoleAssignment::from_row).collect();
+        let assignments: Option<Vec<RoleAssignment>> = if rows.len() <= IN_PLACE_MAX {
+            rows.iter().map(RoleAssignment::from_row).collect()
+        } else {
+            None
+        };
         {
             let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
             if let (Some(assignments), true) = (&assignments, after == current.version + 1) {
