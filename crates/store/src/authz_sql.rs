@@ -33,16 +33,21 @@ macro_rules! authz_store {
                 })
             }
 
-            /// Bumps the version once and records one event per changed rule.
-            async fn record_change(
-                tx: &mut sqlx::Transaction<'_, $db>,
+            /// Ends a change: nothing changed, nothing written; else one version bump and one
+            /// event per changed rule, committed with the rows.
+            async fn finish(
+                mut tx: sqlx::Transaction<'_, $db>,
                 changed: &[RuleRow],
                 action: &'static str,
                 actor: &str,
                 now: i64,
-            ) -> Result<(), StoreError> {
+            ) -> Result<u64, StoreError> {
+                if changed.is_empty() {
+                    tx.rollback().await.map_err(backend)?;
+                    return Ok(0);
+                }
                 sqlx::query("UPDATE authz_state SET version = version + 1 WHERE id = 1")
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
                 for chunk in changed.chunks(CHUNK) {
@@ -55,9 +60,10 @@ macro_rules! authz_store {
                             .push_bind(action)
                             .push_bind(line(row));
                     });
-                    insert.build().execute(&mut **tx).await.map_err(backend)?;
+                    insert.build().execute(&mut *tx).await.map_err(backend)?;
                 }
-                Ok(())
+                tx.commit().await.map_err(backend)?;
+                Ok(changed.len() as u64)
             }
         }
 
@@ -103,13 +109,7 @@ macro_rules! authz_store {
                         inserted.push(Self::rule_row(r).map_err(backend)?);
                     }
                 }
-                if inserted.is_empty() {
-                    tx.rollback().await.map_err(backend)?;
-                    return Ok(0);
-                }
-                Self::record_change(&mut tx, &inserted, ADDED, actor, now).await?;
-                tx.commit().await.map_err(backend)?;
-                Ok(inserted.len() as u64)
+                Self::finish(tx, &inserted, ADDED, actor, now).await
             }
 
             async fn remove_authz_rules(
@@ -139,13 +139,7 @@ macro_rules! authz_store {
                         removed.push(row.clone());
                     }
                 }
-                if removed.is_empty() {
-                    tx.rollback().await.map_err(backend)?;
-                    return Ok(0);
-                }
-                Self::record_change(&mut tx, &removed, REMOVED, actor, now).await?;
-                tx.commit().await.map_err(backend)?;
-                Ok(removed.len() as u64)
+                Self::finish(tx, &removed, REMOVED, actor, now).await
             }
 
             async fn authz_version(&self) -> Result<i64, StoreError> {
