@@ -275,6 +275,7 @@ impl TryFrom<RawConfig> for Config {
                 t.service_jwt_max_lifetime,
                 defaults.service_jwt_max_lifetime,
             )?,
+            client_cache_ttl: defaults.client_cache_ttl,
         };
         let p = raw.passwords;
         let pd = PasswordParams::default();

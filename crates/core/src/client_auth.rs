@@ -1,5 +1,8 @@
 //! Client authentication (RFC 6749 §2.3). The only way to get an [`AuthenticatedClient`] is to pass
-//! [`authenticate_client`], so code that needs an authenticated client cannot skip the check.
+//! the secret check ([`verify_client`], which [`ClientCache::authenticate`] runs on every request).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::client::{Client, ClientKind};
 use crate::error::GrantError;
@@ -62,19 +65,52 @@ impl AuthenticatedClient {
     }
 }
 
-/// Unknown client, missing or wrong secret, or a secret sent by a public client: `invalid_client`.
-/// The same message for each, so a caller learns nothing about which client ids exist.
-pub async fn authenticate_client<S: ClientStore + ?Sized>(
-    store: &S,
-    hasher: &SecretHasher,
-    creds: &ClientCredentials,
-) -> Result<AuthenticatedClient, GrantError> {
-    const FAILED: &str = "client authentication failed";
-    let client = store
-        .client_by_id(&creds.client_id)
-        .await?
-        .ok_or(GrantError::InvalidClient(FAILED))?;
-    verify_client(client, hasher, creds)
+/// Clients recently read from the store, so that a busy endpoint does not read its caller's row on
+/// every request. Only the row is cached: the secret is checked on every request. A client changed
+/// by another process or node is seen within `ttl`; unknown client ids are never cached.
+pub struct ClientCache {
+    clients: moka::sync::Cache<String, Arc<Client>>,
+}
+
+impl ClientCache {
+    pub fn new(ttl: Duration, capacity: u64) -> Self {
+        ClientCache {
+            clients: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// Unknown client, missing or wrong secret, or a secret sent by a public client:
+    /// `invalid_client`, with the same message for each, so a caller learns nothing about which
+    /// client ids exist.
+    pub async fn authenticate<S: ClientStore + ?Sized>(
+        &self,
+        store: &S,
+        hasher: &SecretHasher,
+        creds: &ClientCredentials,
+    ) -> Result<AuthenticatedClient, GrantError> {
+        let client = match self.clients.get(&creds.client_id) {
+            Some(client) => client,
+            None => {
+                let client = Arc::new(
+                    store
+                        .client_by_id(&creds.client_id)
+                        .await?
+                        .ok_or(GrantError::InvalidClient("client authentication failed"))?,
+                );
+                self.clients.insert(creds.client_id.clone(), client.clone());
+                client
+            }
+        };
+        verify_client(Client::clone(&client), hasher, creds)
+    }
+
+    /// Drops a client this process just changed, so the change applies here at once.
+    pub fn forget(&self, client_id: &str) {
+        self.clients.invalidate(client_id);
+    }
 }
 
 /// The secret check itself, for callers that already hold the client (e.g. from a cache).

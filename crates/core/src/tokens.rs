@@ -6,7 +6,7 @@ use std::sync::Arc;
 use latchkey_token::{AccessClaims, JWT_VERSION};
 
 use crate::client::Client;
-use crate::client_auth::AuthenticatedClient;
+use crate::client_auth::{AuthenticatedClient, ClientCache, ClientCredentials};
 use crate::error::GrantError;
 use crate::keys::KeyRing;
 use crate::password::PasswordHasher;
@@ -31,6 +31,9 @@ pub struct TokenSettings {
     /// How long a rotated refresh token still yields its successor instead of killing the family.
     pub refresh_grace: i64,
     pub service_jwt_max_lifetime: i64,
+    /// How long a client row is reused before it is read again (changes made elsewhere show up
+    /// within this time).
+    pub client_cache_ttl: std::time::Duration,
 }
 
 impl Default for TokenSettings {
@@ -44,6 +47,7 @@ impl Default for TokenSettings {
             refresh_family_lifetime: None,
             refresh_grace: 10,
             service_jwt_max_lifetime: 3600,
+            client_cache_ttl: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct TokenService<S> {
     pub(crate) settings: TokenSettings,
     pub(crate) random: Arc<dyn Random>,
     pub(crate) throttle: Throttle,
+    clients: ClientCache,
 }
 
 /// An access token about to be issued, before it takes its form.
@@ -107,6 +112,7 @@ impl<S: Store> TokenService<S> {
         throttle: Throttle,
     ) -> Self {
         TokenService {
+            clients: ClientCache::new(settings.client_cache_ttl, 10_000),
             store,
             keys,
             hasher,
@@ -116,6 +122,16 @@ impl<S: Store> TokenService<S> {
             random,
             throttle,
         }
+    }
+
+    /// RFC 6749 §2.3 client authentication, with the client row cached briefly.
+    pub async fn authenticate(
+        &self,
+        creds: &ClientCredentials,
+    ) -> Result<AuthenticatedClient, GrantError> {
+        self.clients
+            .authenticate(self.store.as_ref(), &self.hasher, creds)
+            .await
     }
 
     pub fn settings(&self) -> &TokenSettings {

@@ -9,7 +9,7 @@ pub mod revoke;
 pub mod token;
 
 use axum::http::HeaderMap;
-use latchkey_core::client_auth::{authenticate_client, AuthenticatedClient, ClientCredentials};
+use latchkey_core::client_auth::{AuthenticatedClient, ClientCredentials};
 use latchkey_core::store::Store;
 
 use crate::error::ApiError;
@@ -27,7 +27,5 @@ pub(crate) async fn authenticate<S: Store>(
     let used_basic = basic.is_some();
     let challenge = |e| ApiError::from(e).with_basic_challenge(used_basic);
     let creds = ClientCredentials::from_parts(basic, body_id, body_secret).map_err(challenge)?;
-    authenticate_client(state.tokens.store(), state.tokens.hasher(), &creds)
-        .await
-        .map_err(challenge)
+    state.tokens.authenticate(&creds).await.map_err(challenge)
 }
