@@ -82,6 +82,23 @@ impl ClientCache {
         }
     }
 
+    /// The client with this id, read through the cache.
+    pub async fn get<S: ClientStore + ?Sized>(
+        &self,
+        store: &S,
+        client_id: &str,
+    ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
+        if let Some(client) = self.clients.get(client_id) {
+            return Ok(Some(client));
+        }
+        let Some(client) = store.client_by_id(client_id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.clients.insert(client_id.to_owned(), client.clone());
+        Ok(Some(client))
+    }
+
     /// Unknown client, missing or wrong secret, or a secret sent by a public client:
     /// `invalid_client`, with the same message for each, so a caller learns nothing about which
     /// client ids exist.
@@ -91,19 +108,10 @@ impl ClientCache {
         hasher: &SecretHasher,
         creds: &ClientCredentials,
     ) -> Result<AuthenticatedClient, GrantError> {
-        let client = match self.clients.get(&creds.client_id) {
-            Some(client) => client,
-            None => {
-                let client = Arc::new(
-                    store
-                        .client_by_id(&creds.client_id)
-                        .await?
-                        .ok_or(GrantError::InvalidClient("client authentication failed"))?,
-                );
-                self.clients.insert(creds.client_id.clone(), client.clone());
-                client
-            }
-        };
+        let client = self
+            .get(store, &creds.client_id)
+            .await?
+            .ok_or(GrantError::InvalidClient("client authentication failed"))?;
         verify_client(Client::clone(&client), hasher, creds)
     }
 

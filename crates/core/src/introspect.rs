@@ -62,6 +62,9 @@ impl<S: Store> TokenService<S> {
                 aud: Some(claims.aud),
                 iss: Some(claims.iss),
                 jti: Some(claims.jti),
+                email_verified: Some(claims.email_verified),
+                is_restricted: Some(claims.is_restricted),
+                filters: Some(claims.filters),
             });
         }
         let hash = self.hasher.hash(token);
@@ -77,9 +80,13 @@ impl<S: Store> TokenService<S> {
             else {
                 return Ok(IntrospectionResponse::inactive());
             };
+            let client = self.client(&row.client_id).await?;
             return Ok(IntrospectionResponse {
                 active: true,
                 scope: Some(row.scopes.join(" ")),
+                email_verified: Some(user.email_verified),
+                is_restricted: client.as_ref().map(|c| c.restricted),
+                filters: client.map(|c| c.filters.clone()),
                 client_id: Some(row.client_id),
                 username: Some(user.username),
                 token_type: Some(TOKEN_TYPE_BEARER.into()),

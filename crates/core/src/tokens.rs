@@ -124,6 +124,14 @@ impl<S: Store> TokenService<S> {
         }
     }
 
+    /// A client by id, with its row cached briefly.
+    pub(crate) async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
+        self.clients.get(self.store.as_ref(), client_id).await
+    }
+
     /// RFC 6749 §2.3 client authentication, with the client row cached briefly.
     pub async fn authenticate(
         &self,

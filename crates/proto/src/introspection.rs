@@ -42,6 +42,14 @@ pub struct IntrospectionResponse {
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    // RFC 7662 §2.2 allows extension members: these are the Open edX facts a resource server
+    // needs to apply the same policies to an opaque token as to a JWT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_restricted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<String>>,
 }
 
 impl IntrospectionResponse {

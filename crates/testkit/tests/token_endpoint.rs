@@ -569,6 +569,10 @@ async fn every_grant_issues_open_edx_tokens<S: Store>(server: TestServer<S>) {
     assert_eq!(seen["active"], true);
     assert_eq!(s(&seen, "username"), "alice");
     assert_eq!(s(&seen, "client_id"), f.svc.0);
+    // The Open edX facts a guard needs to treat an opaque token like a JWT (RFC 7662 extensions).
+    assert_eq!(seen["email_verified"], true);
+    assert_eq!(seen["is_restricted"], false);
+    assert_eq!(seen["filters"], serde_json::json!([]));
 
     // client_credentials JWT carries the client's grant type with hyphens.
     let (_, cc_jwt) = post_basic(
