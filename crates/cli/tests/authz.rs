@@ -1,40 +1,11 @@
 //! `latchkey authz ...` as operators and scripts use it: exit codes, messages, effects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::{fails_with, latchkey, ok};
 
 const VIEW: &str = "act^content_libraries.view_library";
 const PHYSICS: &str = "lib^lib:MITx:physics";
-
-fn latchkey(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("LATCHKEY_DATABASE_URL")
-        .env("USER", "operator")
-        .output()
-        .unwrap()
-}
-
-/// Exit 0; returns stdout.
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// Exit 1 and a message on stderr that contains `needle`.
-fn fails_with(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-}
 
 #[test]
 fn assign_check_list_and_unassign() {

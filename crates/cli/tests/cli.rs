@@ -1,59 +1,13 @@
 //! The `latchkey` binary as operators and scripts use it: exit codes, messages, effects.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn latchkey(dir: &Path, args: &[&str]) -> Output {
-    latchkey_with_stdin(dir, args, "")
-}
-
-fn latchkey_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("LATCHKEY_DATABASE_URL")
-        .env("LATCHKEY_PASSWORDS__MEMORY_KIB", "1024")
-        .env("LATCHKEY_PASSWORDS__ITERATIONS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// Exit code 1 and a message on stderr that contains `needle`.
-fn fails_with(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&ok(out)).unwrap()
-}
+mod common;
+use common::{fails_with, json, latchkey, latchkey_with_stdin, ok};
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -39,18 +39,7 @@ fn http() -> reqwest::Client {
 }
 
 async fn post(server: &TestServer<impl Store>, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let r = http()
-        .post(server.url(path))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or(Value::String(body)),
-    )
+    send(http().post(server.url(path)).form(form)).await
 }
 
 async fn post_basic(
@@ -59,13 +48,18 @@ async fn post_basic(
     (id, secret): (&str, &str),
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let r = http()
-        .post(server.url(path))
-        .basic_auth(id, Some(secret))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    send(
+        http()
+            .post(server.url(path))
+            .basic_auth(id, Some(secret))
+            .form(form),
+    )
+    .await
+}
+
+/// Status and body (JSON when it parses, else the text as a JSON string).
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = request.send().await.unwrap();
     let status = r.status().as_u16();
     let body = r.text().await.unwrap();
     (
