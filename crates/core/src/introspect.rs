@@ -68,18 +68,10 @@ impl<S: Store> TokenService<S> {
             });
         }
         let hash = self.hasher.hash(token);
-        if let Some(row) = self.store.access_token(&hash).await? {
-            if row.revoked || row.expires_at <= now {
+        if let Some((row, user)) = self.store.access_token(&hash).await? {
+            if row.revoked || row.expires_at <= now || user.disabled {
                 return Ok(IntrospectionResponse::inactive());
             }
-            let Some(user) = self
-                .store
-                .user_by_id(row.user_id)
-                .await?
-                .filter(|u| !u.disabled)
-            else {
-                return Ok(IntrospectionResponse::inactive());
-            };
             let client = self.client(&row.client_id).await?;
             return Ok(IntrospectionResponse {
                 active: true,
@@ -159,7 +151,7 @@ impl<S: Store> TokenService<S> {
             return Ok(());
         }
         let hash = self.hasher.hash(token);
-        if let Some(row) = self.store.access_token(&hash).await? {
+        if let Some((row, _)) = self.store.access_token(&hash).await? {
             if &row.client_id == client_id {
                 self.store.revoke_access_token(&hash).await?;
                 tracing::info!(target: "audit", jti = %row.jti, "access token revoked");

@@ -205,7 +205,11 @@ impl Purged {
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn insert_access_token(&self, row: &AccessTokenRow) -> Result<(), StoreError>;
-    async fn access_token(&self, hash: &TokenHash) -> Result<Option<AccessTokenRow>, StoreError>;
+    /// The opaque access token with this hash, and its user.
+    async fn access_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(AccessTokenRow, User)>, StoreError>;
     /// Creates the family and its first refresh token (with its opaque access token, if any) at once.
     async fn start_family(
         &self,

@@ -455,18 +455,26 @@ macro_rules! sql_store {
                 Self::insert_access(&self.pool, row).await
             }
 
-            async fn access_token(&self, hash: &TokenHash) -> Result<Option<AccessTokenRow>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT hash, jti, client_id, user_id, scopes, issued_at, expires_at, family_id, \
-                     revoked FROM access_tokens WHERE hash = $1",
-                )
+            async fn access_token(
+                &self,
+                hash: &TokenHash,
+            ) -> Result<Option<(AccessTokenRow, User)>, StoreError> {
+                // One round trip for the token and its user: introspection needs both. The two
+                // tables share no column name, so the row decodes as either.
+                let row = sqlx::query(concat!(
+                    "SELECT a.hash, a.jti, a.client_id, a.user_id, a.scopes, a.issued_at, \
+                     a.expires_at, a.family_id, a.revoked, ",
+                    user_cols!(),
+                    " FROM access_tokens a JOIN users ON users.id = a.user_id WHERE a.hash = $1"
+                ))
                 .bind(hash.as_bytes())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?;
                 let Some(r) = row else { return Ok(None) };
                 let stored: Vec<u8> = r.try_get("hash").map_err(backend)?;
-                Ok(Some(AccessTokenRow {
+                let user = Self::user(&r).map_err(backend)?;
+                let token = AccessTokenRow {
                     hash: hash_of(&stored)?,
                     jti: r.try_get("jti").map_err(backend)?,
                     client_id: r.try_get("client_id").map_err(backend)?,
@@ -476,7 +484,8 @@ macro_rules! sql_store {
                     expires_at: r.try_get("expires_at").map_err(backend)?,
                     family_id: r.try_get("family_id").map_err(backend)?,
                     revoked: r.try_get("revoked").map_err(backend)?,
-                }))
+                };
+                Ok(Some((token, user)))
             }
 
             async fn start_family(

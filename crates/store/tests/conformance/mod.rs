@@ -341,7 +341,14 @@ pub async fn revoking_a_family_reaches_every_token<S: Store>(s: S) {
             .unwrap()
             .family_revoked
     );
-    assert!(s.access_token(&hash("a1")).await.unwrap().unwrap().revoked);
+    assert!(
+        s.access_token(&hash("a1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .revoked
+    );
     assert!(
         s.is_jti_revoked("jti-r1").await.unwrap(),
         "the JWT issued with r1"
@@ -373,7 +380,9 @@ pub async fn single_revocations<S: Store>(s: S) {
         .unwrap();
     assert!(s.revoke_access_token(&hash("a1")).await.unwrap());
     assert!(!s.revoke_access_token(&hash("unknown")).await.unwrap());
-    assert!(s.access_token(&hash("a1")).await.unwrap().unwrap().revoked);
+    let (token, holder) = s.access_token(&hash("a1")).await.unwrap().unwrap();
+    assert!(token.revoked);
+    assert_eq!(holder, u, "the token comes with its user");
     s.revoke_jti("j", 10).await.unwrap();
     s.revoke_jti("j", 10).await.unwrap();
     assert!(s.is_jti_revoked("j").await.unwrap());
