@@ -832,6 +832,49 @@ async fn password_attempts_are_throttled<S: Store>(server: TestServer<S>) {
     assert_eq!(s(&body, "error"), "temporarily_unavailable");
 }
 
+/// The janitor removes what expired, in batches smaller than the backlog, and nothing live.
+async fn the_janitor_removes_expired_rows<S: Store + Rows>(server: TestServer<S>) {
+    let f = fixture(&server).await;
+    let short = server
+        .client(ClientSpec {
+            name: "short-lived".into(),
+            owner: "alice".into(),
+            grant_type: "client-credentials".into(),
+            opaque_lifetime: Some(1),
+            ..ClientSpec::default()
+        })
+        .await;
+    let secret = short.secret.unwrap();
+    for _ in 0..5 {
+        let (st, _) = post_basic(
+            &server,
+            "/oauth2/access_token",
+            (&short.client.id, secret.expose()),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_eq!(st, 200);
+    }
+    let live = password_grant(&server, &f, false).await;
+    assert_eq!(server.store.rows().await, [6, 1, 1, 0]);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let settings = latchkey_server::janitor::JanitorSettings {
+        interval: Duration::from_secs(60),
+        batch: 2,
+        max_jwt_lifetime: 3600,
+    };
+    latchkey_server::janitor::sweep(&server.tokens, &server.keys, &server.authz, settings).await;
+    assert_eq!(
+        server.store.rows().await,
+        [1, 1, 1, 0],
+        "only the expired tokens went"
+    );
+    assert_eq!(
+        introspect(&server, &f, &s(&live, "access_token")).await["active"],
+        true
+    );
+}
+
 fn grace_zero() -> Settings {
     let mut s = test_settings();
     s.tokens.refresh_grace = 0;
@@ -875,4 +918,5 @@ on_both! {
     revocation_and_disabled_users => test_settings(),
     unverified_users_and_django_hashes => test_settings(),
     password_attempts_are_throttled => strict_throttle(),
+    the_janitor_removes_expired_rows => test_settings(),
 }
