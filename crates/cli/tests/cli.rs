@@ -9,6 +9,16 @@ use serde_json::Value;
 mod common;
 use common::{fails_with, json, latchkey, latchkey_with_stdin, ok};
 
+/// A `latchkey serve` child that is killed if the test fails before stopping it.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(&latchkey_with_stdin(
@@ -297,14 +307,16 @@ fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
     let issuer = format!("http://{addr}/oauth2");
     // The issuer comes from a config file, so that `token mint` uses it too.
     std::fs::write(d.join("latchkey.toml"), format!("issuer = \"{issuer}\"\n")).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(["serve", "--listen", &addr, "--config", "latchkey.toml"])
-        .current_dir(d)
-        .env("LATCHKEY_JANITOR__INTERVAL_SECS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(["serve", "--listen", &addr, "--config", "latchkey.toml"])
+            .current_dir(d)
+            .env("LATCHKEY_JANITOR__INTERVAL_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://{addr}");
     let http = reqwest::blocking::Client::new();
     let started = Instant::now();
@@ -487,13 +499,13 @@ fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
 
     // Clean shutdown on SIGTERM.
     Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
-    let status = server.wait().unwrap();
+    let status = server.0.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
     let mut log = String::new();
-    std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut log).unwrap();
+    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(
         log.contains("latchkey is serving") && log.contains(&addr),
         "{log}"
