@@ -16,7 +16,7 @@ use crate::scope::{ScopeRegistry, USER_ID_SCOPE};
 use crate::secret::{Secret, SecretHasher};
 use crate::store::{AccessTokenRow, Store};
 use crate::throttle::Throttle;
-use crate::user::User;
+use crate::user::{User, UserId};
 
 /// Token lifetimes and identity of the issuer; per-client lifetimes override the first three.
 #[derive(Clone, Debug)]
@@ -79,6 +79,8 @@ pub struct TokenService<S> {
     pub(crate) random: Arc<dyn Random>,
     pub(crate) throttle: Throttle,
     clients: ClientCache,
+    /// Owning users of client_credentials clients, cached like the clients themselves.
+    owners: moka::sync::Cache<UserId, Arc<User>>,
 }
 
 /// An access token about to be issued, before it takes its form.
@@ -113,6 +115,10 @@ impl<S: Store> TokenService<S> {
     ) -> Self {
         TokenService {
             clients: ClientCache::new(settings.client_cache_ttl, 10_000),
+            owners: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(settings.client_cache_ttl)
+                .build(),
             store,
             keys,
             hasher,
@@ -130,6 +136,24 @@ impl<S: Store> TokenService<S> {
         client_id: &str,
     ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
         self.clients.get(self.store.as_ref(), client_id).await
+    }
+
+    /// The user a client_credentials client acts as, cached for `client_cache_ttl`: disabling the
+    /// owner stops its client's tokens within that time (password, refresh and introspection read
+    /// the user every time).
+    pub(crate) async fn owner(
+        &self,
+        id: UserId,
+    ) -> Result<Option<Arc<User>>, crate::store::StoreError> {
+        if let Some(user) = self.owners.get(&id) {
+            return Ok(Some(user));
+        }
+        let Some(user) = self.store.user_by_id(id).await? else {
+            return Ok(None);
+        };
+        let user = Arc::new(user);
+        self.owners.insert(id, user.clone());
+        Ok(Some(user))
     }
 
     /// RFC 6749 §2.3 client authentication, with the client row cached briefly.

@@ -23,8 +23,7 @@ impl<S: Store> TokenService<S> {
         }
         let scopes = self.scopes.resolve(scope, client)?;
         let owner = self
-            .store
-            .user_by_id(client.owner)
+            .owner(client.owner)
             .await?
             .filter(|u| !u.disabled)
             .ok_or(GrantError::InvalidGrant(
