@@ -30,13 +30,19 @@ impl<S: Store> TokenService<S> {
         let user = self.store.user_by_login(login).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
 
-        // argon2id takes tens of milliseconds of CPU: keep it off the async workers.
-        let hasher = self.passwords.clone();
-        let secret = password.clone();
-        let check =
-            tokio::task::spawn_blocking(move || hasher.verify(secret.expose(), stored.as_deref()))
+        // argon2id takes tens of milliseconds of CPU: keep it off the async workers, one per core.
+        let check = {
+            let _core = self
+                .hashing
+                .acquire()
                 .await
                 .map_err(|e| GrantError::Internal(InternalError::Blocking(e.to_string())))?;
+            let hasher = self.passwords.clone();
+            let secret = password.clone();
+            tokio::task::spawn_blocking(move || hasher.verify(secret.expose(), stored.as_deref()))
+                .await
+                .map_err(|e| GrantError::Internal(InternalError::Blocking(e.to_string())))?
+        };
 
         let (user, upgrade) = match (user, check) {
             (Some(user), PasswordCheck::Match { upgrade }) => (user, upgrade),
@@ -63,6 +69,9 @@ impl<S: Store> TokenService<S> {
     /// fail the sign-in: the old hash still works, and the next sign-in tries again.
     async fn upgrade_hash(&self, user: &crate::user::User, password: Secret) {
         let Some(old) = user.password_hash.clone() else {
+            return;
+        };
+        let Ok(_core) = self.hashing.acquire().await else {
             return;
         };
         let hasher = self.passwords.clone();
