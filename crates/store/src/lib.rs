@@ -76,21 +76,16 @@ pub async fn connect(url: &str) -> Result<Backend, OpenError> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        // SQLite has one writer at a time. Handing every write to one connection queues writers
-        // in the pool instead of in SQLite's busy handler, which sleeps; in WAL mode the
-        // read-only connections never wait for it.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
             .await
             .map_err(|source| OpenError::Connect {
                 what: redact(url),
                 source,
             })?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_lazy_with(options.read_only(true));
-        Ok(Backend::Sqlite(SqliteStore::with_readers(writer, readers)))
+        Ok(Backend::Sqlite(SqliteStore::new(pool)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let options = PgConnectOptions::from_str(url).map_err(malformed)?;
         let pool = PgPoolOptions::new()

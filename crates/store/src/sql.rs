@@ -64,23 +64,12 @@ macro_rules! sql_store {
         #[doc = $doc]
         #[derive(Clone)]
         pub struct $store {
-            /// Writes, and reads that must see a write of the same call.
             pool: sqlx::Pool<$db>,
-            /// The hot lookups. On SQLite a separate pool of read-only connections, so that
-            /// reads never queue behind the one writer; on PostgreSQL the same pool.
-            readers: sqlx::Pool<$db>,
         }
 
         impl $store {
             pub fn new(pool: sqlx::Pool<$db>) -> Self {
-                $store {
-                    readers: pool.clone(),
-                    pool,
-                }
-            }
-
-            pub fn with_readers(pool: sqlx::Pool<$db>, readers: sqlx::Pool<$db>) -> Self {
-                $store { pool, readers }
+                $store { pool }
             }
 
             pub fn pool(&self) -> &sqlx::Pool<$db> {
@@ -146,7 +135,7 @@ macro_rules! sql_store {
             async fn user_where(&self, sql: &str, arg: &str) -> Result<Option<User>, StoreError> {
                 let row = sqlx::query(sql)
                     .bind(arg)
-                    .fetch_optional(&self.readers)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(backend)?;
                 row.as_ref().map(Self::user).transpose().map_err(backend)
@@ -156,7 +145,7 @@ macro_rules! sql_store {
                 &self,
                 query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
             ) -> Result<Vec<Client>, StoreError> {
-                let rows = query.fetch_all(&self.readers).await.map_err(backend)?;
+                let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
                 rows.iter().map(Self::client).collect()
             }
 
@@ -242,7 +231,7 @@ macro_rules! sql_store {
             async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
                 let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
                     .bind(id.0)
-                    .fetch_optional(&self.readers)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(backend)?;
                 row.as_ref().map(Self::user).transpose().map_err(backend)
@@ -389,7 +378,7 @@ macro_rules! sql_store {
                     "SELECT kid, alg, state, sealed_private, created_at, retired_at \
                      FROM signing_keys ORDER BY created_at, kid",
                 )
-                .fetch_all(&self.readers)
+                .fetch_all(&self.pool)
                 .await
                 .map_err(backend)?;
                 rows.iter()
@@ -479,7 +468,7 @@ macro_rules! sql_store {
                     " FROM access_tokens a JOIN users ON users.id = a.user_id WHERE a.hash = $1"
                 ))
                 .bind(hash.as_bytes())
-                .fetch_optional(&self.readers)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?;
                 let Some(r) = row else { return Ok(None) };
@@ -535,7 +524,7 @@ macro_rules! sql_store {
                      WHERE r.hash = $1",
                 )
                 .bind(hash.as_bytes())
-                .fetch_optional(&self.readers)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?;
                 let Some(r) = row else { return Ok(None) };
@@ -649,7 +638,7 @@ macro_rules! sql_store {
             async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
                 let row = sqlx::query("SELECT 1 FROM revoked_jtis WHERE jti = $1")
                     .bind(jti)
-                    .fetch_optional(&self.readers)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(backend)?;
                 Ok(row.is_some())
