@@ -2,7 +2,7 @@
 //! a token, and how a client takes one back.
 
 use latchkey_proto::{IntrospectionResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};
-use latchkey_token::{AccessClaims, Validation};
+use latchkey_token::AccessClaims;
 
 use crate::client_auth::AuthenticatedClient;
 use crate::error::GrantError;
@@ -15,25 +15,10 @@ fn looks_like_jwt(token: &str) -> bool {
 }
 
 impl<S: Store> TokenService<S> {
-    fn validation(&self) -> Validation {
-        Validation {
-            issuer: self.settings.issuer.clone(),
-            audience: self.settings.audience.clone(),
-            algorithms: vec![
-                latchkey_token::Algorithm::RS512,
-                latchkey_token::Algorithm::RS256,
-                latchkey_token::Algorithm::ES256,
-                latchkey_token::Algorithm::EdDSA,
-            ],
-            leeway_secs: 0,
-            required_version_major: None,
-        }
-    }
-
     /// A JWT of ours that verifies now, whether or not it was revoked since.
     fn verified_jwt(&self, token: &str, now: i64) -> Option<AccessClaims> {
         let ring = self.keys.current();
-        latchkey_token::verify::<AccessClaims>(token, &ring.verifying, &self.validation(), now).ok()
+        latchkey_token::verify::<AccessClaims>(token, &ring.verifying, &self.validation, now).ok()
     }
 
     /// Inactive for anything unknown, expired, revoked, or whose user is disabled.

@@ -21,6 +21,8 @@ pub enum KeyError {
     Unseal(String),
     #[error("cannot seal signing key")]
     Seal,
+    #[error("cannot serialise the JWKS: {0}")]
+    Publish(String),
     #[error("no current signing key in the database")]
     NoCurrentKey,
 }
@@ -83,7 +85,6 @@ pub struct KeyRing {
 
 pub struct RingState {
     pub signer: Arc<SigningKey>,
-    pub jwks: JwkSet,
     /// The JWKS serialised once per change, not once per request.
     pub jwks_json: Arc<str>,
     pub verifying: VerifyingKeys,
@@ -277,12 +278,11 @@ impl<S: KeyStore> KeyManager<S> {
         let signer = signer.ok_or(KeyError::NoCurrentKey)?;
         let jwks = JwkSet { keys: published };
         let jwks_json: Arc<str> = serde_json::to_string(&jwks)
-            .map_err(|e| KeyError::Unseal(e.to_string()))?
+            .map_err(|e| KeyError::Publish(e.to_string()))?
             .into();
         let verifying = VerifyingKeys::from_jwk_set(&jwks)?;
         Ok(RingState {
             signer,
-            jwks,
             jwks_json,
             verifying,
         })
