@@ -14,6 +14,7 @@
 //! ```
 
 mod authz_sql;
+mod batch;
 mod codec;
 mod sql;
 
