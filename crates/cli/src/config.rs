@@ -48,6 +48,7 @@ pub struct RawTokens {
     pub refresh_family_lifetime: Option<i64>,
     pub refresh_grace: Option<i64>,
     pub service_jwt_max_lifetime: Option<i64>,
+    pub introspection_cache: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -276,6 +277,17 @@ impl TryFrom<RawConfig> for Config {
                 defaults.service_jwt_max_lifetime,
             )?,
             client_cache_ttl: defaults.client_cache_ttl,
+            introspection_cache_ttl: match t.introspection_cache {
+                None => defaults.introspection_cache_ttl,
+                Some(s) if s <= 60 => std::time::Duration::from_secs(s),
+                Some(s) => {
+                    return Err(ConfigError::Invalid {
+                        name: "tokens.introspection_cache",
+                        value: s.to_string(),
+                        allowed: "a number of seconds from 0 (off) to 60",
+                    })
+                }
+            },
         };
         let p = raw.passwords;
         let pd = PasswordParams::default();

@@ -8,8 +8,9 @@ use latchkey_token::{AccessClaims, JWT_VERSION};
 use crate::client::Client;
 use crate::client_auth::{AuthenticatedClient, ClientCache, ClientCredentials};
 use crate::error::GrantError;
+use crate::introspect::IntrospectionCache;
 use crate::keys::KeyRing;
-use crate::password::PasswordHasher;
+use crate::password::HashingPool;
 use crate::random::{hex_id, secret_token, Random};
 use crate::request::{AccessFormat, Grant, TokenGrant};
 use crate::scope::{ScopeRegistry, USER_ID_SCOPE};
@@ -34,6 +35,9 @@ pub struct TokenSettings {
     /// How long a client row is reused before it is read again (changes made elsewhere show up
     /// within this time).
     pub client_cache_ttl: std::time::Duration,
+    /// How long an introspection answer for an active access token is reused; revocations made on
+    /// this node apply at once, others within this time. Zero turns the cache off.
+    pub introspection_cache_ttl: std::time::Duration,
 }
 
 impl Default for TokenSettings {
@@ -48,6 +52,7 @@ impl Default for TokenSettings {
             refresh_grace: 10,
             service_jwt_max_lifetime: 3600,
             client_cache_ttl: std::time::Duration::from_secs(5),
+            introspection_cache_ttl: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -73,18 +78,15 @@ pub struct TokenService<S> {
     pub(crate) store: Arc<S>,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) hasher: SecretHasher,
-    pub(crate) passwords: Arc<PasswordHasher>,
+    pub(crate) passwords: Arc<HashingPool>,
     pub(crate) scopes: ScopeRegistry,
     pub(crate) settings: TokenSettings,
     pub(crate) random: Arc<dyn Random>,
     pub(crate) throttle: Throttle,
     clients: ClientCache,
+    pub(crate) introspected: IntrospectionCache,
     /// What a JWT of ours must satisfy, built once: introspection and revocation check it per call.
     pub(crate) validation: latchkey_token::Validation,
-    /// At most one argon2id computation per core at a time: more only thrash the caches and
-    /// memory bandwidth each one needs, so every password grant gets slower (measured: 2 threads
-    /// hash 140/s here, 32 threads 93/s).
-    pub(crate) hashing: tokio::sync::Semaphore,
     /// Owning users of client_credentials clients, cached like the clients themselves.
     owners: moka::sync::Cache<UserId, Arc<User>>,
 }
@@ -113,7 +115,7 @@ impl<S: Store> TokenService<S> {
         store: Arc<S>,
         keys: Arc<KeyRing>,
         hasher: SecretHasher,
-        passwords: Arc<PasswordHasher>,
+        passwords: Arc<HashingPool>,
         scopes: ScopeRegistry,
         settings: TokenSettings,
         random: Arc<dyn Random>,
@@ -121,12 +123,10 @@ impl<S: Store> TokenService<S> {
     ) -> Self {
         TokenService {
             clients: ClientCache::new(settings.client_cache_ttl, 10_000),
+            introspected: IntrospectionCache::new(settings.introspection_cache_ttl),
             validation: latchkey_token::Validation::new(
                 settings.issuer.clone(),
                 settings.audience.clone(),
-            ),
-            hashing: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
             ),
             owners: moka::sync::Cache::builder()
                 .max_capacity(10_000)

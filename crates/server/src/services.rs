@@ -6,7 +6,9 @@ use std::sync::Arc;
 use latchkey_core::admin::Admin;
 use latchkey_core::authz::{AuthzService, AuthzServiceError, AuthzSettings};
 use latchkey_core::keys::{KeyEncryptionKey, KeyError, KeyManager};
-use latchkey_core::password::{PasswordError, PasswordHasher, PasswordParams};
+use latchkey_core::password::{
+    HashingPool, PasswordError, PasswordHasher, PasswordParams, PoolError,
+};
 use latchkey_core::random::Random;
 use latchkey_core::scope::{ScopeError, ScopeRegistry};
 use latchkey_core::secret::SecretHasher;
@@ -36,6 +38,8 @@ pub struct Services<S> {
 pub enum BuildError {
     #[error("setting `passwords`: {0}")]
     Passwords(#[from] PasswordError),
+    #[error(transparent)]
+    Hashing(#[from] PoolError),
     #[error("setting `scopes`: {0}")]
     Scopes(#[from] ScopeError),
     #[error("cannot load the signing keys (is this the installation's secret key?): {0}")]
@@ -51,7 +55,8 @@ pub async fn build<S: Store>(
     hasher: SecretHasher,
     random: Arc<dyn Random>,
 ) -> Result<Services<S>, BuildError> {
-    let passwords = Arc::new(PasswordHasher::new(settings.passwords, random.as_ref())?);
+    let password_hasher = Arc::new(PasswordHasher::new(settings.passwords, random.as_ref())?);
+    let passwords = Arc::new(HashingPool::per_core(password_hasher)?);
     let scopes = ScopeRegistry::with_extra(&settings.extra_scopes)?;
     let keys = Arc::new(KeyManager::new(store.clone(), kek, random.clone()));
     let ring = Arc::new(keys.load_ring(now()).await?);
@@ -66,7 +71,13 @@ pub async fn build<S: Store>(
         Throttle::new(settings.throttle),
     ));
     let authz = Arc::new(AuthzService::load(store.clone(), settings.authz, now()).await?);
-    let admin = Arc::new(Admin::new(store, hasher, passwords, scopes, random));
+    let admin = Arc::new(Admin::new(
+        store,
+        hasher,
+        passwords.hasher().clone(),
+        scopes,
+        random,
+    ));
     Ok(Services {
         tokens,
         keys,

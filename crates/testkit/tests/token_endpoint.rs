@@ -920,3 +920,45 @@ on_both! {
     password_attempts_are_throttled => strict_throttle(),
     the_janitor_removes_expired_rows => test_settings(),
 }
+
+/// Introspection answers for active tokens are reused for `introspection_cache_ttl` (2 s by
+/// default). A revocation made on another node of the same database, or a user disabled outside
+/// this node's token service, reaches this node's answers within that bound (docs/design/
+/// oauth-decisions.md); the node that revoked answers "inactive" at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_other_nodes_changes_reach_introspection_within_the_cache_ttl() {
+    let a = TestServer::postgres_with(test_settings()).await;
+    let b = a.another_node().await;
+    let f = fixture(&a).await;
+    let bound = test_settings().tokens.introspection_cache_ttl + Duration::from_secs(10);
+    let until_inactive = |token: String| {
+        let (a, f) = (&a, &f);
+        async move {
+            let start = std::time::Instant::now();
+            while introspect(a, f, &token).await["active"] == true {
+                assert!(start.elapsed() < bound, "still active after {bound:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            start.elapsed()
+        }
+    };
+
+    let revoked = s(&password_grant(&a, &f, false).await, "access_token");
+    assert_eq!(introspect(&a, &f, &revoked).await["active"], true);
+    let (st, _) = post(
+        &b,
+        "/oauth2/revoke_token",
+        &[("token", &revoked), ("client_id", &f.mobile)],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(introspect(&b, &f, &revoked).await["active"], false);
+    let took = until_inactive(revoked).await;
+    eprintln!("a revocation on node B reached node A's introspection after {took:?}");
+
+    let live = s(&password_grant(&a, &f, true).await, "access_token");
+    assert_eq!(introspect(&a, &f, &live).await["active"], true);
+    b.admin.set_disabled("alice", true).await.unwrap();
+    let took = until_inactive(live).await;
+    eprintln!("disabling the user reached node A's introspection after {took:?}");
+}

@@ -30,19 +30,12 @@ impl<S: Store> TokenService<S> {
         let user = self.store.user_by_login(login).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
 
-        // argon2id takes tens of milliseconds of CPU: keep it off the async workers, one per core.
-        let check = {
-            let _core = self
-                .hashing
-                .acquire()
-                .await
-                .map_err(|e| GrantError::Internal(InternalError::Blocking(e.to_string())))?;
-            let hasher = self.passwords.clone();
-            let secret = password.clone();
-            tokio::task::spawn_blocking(move || hasher.verify(secret.expose(), stored.as_deref()))
-                .await
-                .map_err(|e| GrantError::Internal(InternalError::Blocking(e.to_string())))?
-        };
+        // argon2id takes tens of milliseconds of CPU: off the async workers, one per core.
+        let check = self
+            .passwords
+            .verify(password.clone(), stored)
+            .await
+            .map_err(|e| GrantError::Internal(InternalError::Blocking(e.to_string())))?;
 
         let (user, upgrade) = match (user, check) {
             (Some(user), PasswordCheck::Match { upgrade }) => (user, upgrade),
@@ -71,14 +64,7 @@ impl<S: Store> TokenService<S> {
         let Some(old) = user.password_hash.clone() else {
             return;
         };
-        let Ok(_core) = self.hashing.acquire().await else {
-            return;
-        };
-        let hasher = self.passwords.clone();
-        let random = self.random.clone();
-        let new =
-            tokio::task::spawn_blocking(move || hasher.hash(password.expose(), random.as_ref()))
-                .await;
+        let new = self.passwords.hash(password, self.random.clone()).await;
         match new {
             Ok(Ok(new)) => {
                 if let Err(e) = self.store.replace_password_hash(user.id, &old, &new).await {

@@ -41,7 +41,7 @@ impl<S: Store> TokenService<S> {
                         return successor::open(&presented, sealed);
                     }
                 }
-                self.store.revoke_family(&row.family.id, now).await?;
+                self.revoke_family(&row.family.id, now).await?;
                 tracing::warn!(target: "audit", family = %row.family.id, client_id = %client.id,
                     "rotated refresh token reused after the grace window: family revoked");
                 return Err(GrantError::InvalidGrant(INVALID));

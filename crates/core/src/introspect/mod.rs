@@ -1,13 +1,20 @@
 //! RFC 7662 introspection and RFC 7009 revocation: what a resource server or a client learns about
 //! a token, and how a client takes one back.
 
+mod cache;
+
+pub(crate) use cache::IntrospectionCache;
+
 use latchkey_proto::{IntrospectionResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};
 use latchkey_token::AccessClaims;
 
 use crate::client_auth::AuthenticatedClient;
 use crate::error::GrantError;
+use crate::secret::TokenHash;
 use crate::store::Store;
 use crate::tokens::TokenService;
+
+const TOKEN_TYPE_REFRESH: &str = "refresh_token";
 
 /// A compact JWS has exactly two dots; our opaque tokens and refresh tokens have none.
 fn looks_like_jwt(token: &str) -> bool {
@@ -21,11 +28,29 @@ impl<S: Store> TokenService<S> {
         latchkey_token::verify::<AccessClaims>(token, &ring.verifying, &self.validation, now).ok()
     }
 
-    /// Inactive for anything unknown, expired, revoked, or whose user is disabled.
+    /// Inactive for anything unknown, expired, revoked, or whose user is disabled. Answers for
+    /// active access tokens are reused briefly (see `cache.rs` for what that trades).
     #[tracing::instrument(skip_all)]
     pub async fn introspect(
         &self,
         token: &str,
+        now: i64,
+    ) -> Result<IntrospectionResponse, GrantError> {
+        let hash = self.hasher.hash(token);
+        if let Some(answer) = self.introspected.get(&hash, now) {
+            return Ok(answer);
+        }
+        let answer = self.introspect_stored(token, hash, now).await?;
+        if answer.token_type.as_deref() != Some(TOKEN_TYPE_REFRESH) {
+            self.introspected.keep(hash, &answer);
+        }
+        Ok(answer)
+    }
+
+    async fn introspect_stored(
+        &self,
+        token: &str,
+        hash: TokenHash,
         now: i64,
     ) -> Result<IntrospectionResponse, GrantError> {
         if looks_like_jwt(token) {
@@ -52,7 +77,6 @@ impl<S: Store> TokenService<S> {
                 filters: Some(claims.filters),
             });
         }
-        let hash = self.hasher.hash(token);
         if let Some((row, user)) = self.store.access_token(&hash).await? {
             if row.revoked || row.expires_at <= now || user.disabled {
                 return Ok(IntrospectionResponse::inactive());
@@ -96,7 +120,7 @@ impl<S: Store> TokenService<S> {
                 scope: Some(row.scopes.join(" ")),
                 client_id: Some(row.family.client_id),
                 username: Some(user.username),
-                token_type: Some("refresh_token".into()),
+                token_type: Some(TOKEN_TYPE_REFRESH.into()),
                 exp: Some(row.expires_at),
                 iat: Some(row.issued_at),
                 sub: Some(user.sub),
@@ -105,6 +129,14 @@ impl<S: Store> TokenService<S> {
             });
         }
         Ok(IntrospectionResponse::inactive())
+    }
+
+    /// Revokes a refresh family and every token issued in it; the cached answers go too, since
+    /// the family's access tokens are not known here by hash.
+    pub(crate) async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), GrantError> {
+        self.store.revoke_family(family_id, now).await?;
+        self.introspected.forget_all();
+        Ok(())
     }
 
     async fn user_active(&self, claims: &AccessClaims) -> Result<bool, GrantError> {
@@ -126,26 +158,28 @@ impl<S: Store> TokenService<S> {
         now: i64,
     ) -> Result<(), GrantError> {
         let client_id = &client.client().id;
+        let hash = self.hasher.hash(token);
         if looks_like_jwt(token) {
             if let Some(claims) = self.verified_jwt(token, now) {
                 if &claims.client_id == client_id {
                     self.store.revoke_jti(&claims.jti, claims.exp).await?;
+                    self.introspected.forget(&hash);
                     tracing::info!(target: "audit", jti = %claims.jti, "access token revoked");
                 }
             }
             return Ok(());
         }
-        let hash = self.hasher.hash(token);
         if let Some((row, _)) = self.store.access_token(&hash).await? {
             if &row.client_id == client_id {
                 self.store.revoke_access_token(&hash).await?;
+                self.introspected.forget(&hash);
                 tracing::info!(target: "audit", jti = %row.jti, "access token revoked");
             }
             return Ok(());
         }
         if let Some(row) = self.store.refresh_token(&hash).await? {
             if &row.family.client_id == client_id {
-                self.store.revoke_family(&row.family.id, now).await?;
+                self.revoke_family(&row.family.id, now).await?;
                 tracing::info!(target: "audit", family = %row.family.id, "refresh family revoked");
             }
         }

@@ -1,8 +1,13 @@
 //! Password hashing: argon2id for everything new; Django's `pbkdf2_sha256$…` accepted so that
 //! imported Open edX users can sign in, and replaced by argon2id on their next successful sign-in.
+//! The server verifies on a [`HashingPool`]: a thread per core, each reusing its own memory.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+mod pool;
+
+pub use pool::{HashingPool, PoolError};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
@@ -49,6 +54,34 @@ pub enum PasswordCheck {
 /// Django rejects more than this too; it bounds the work one bad hash row can cause.
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
+/// Argon2's working memory, kept between verifications by whoever verifies many passwords.
+/// argon2's own `verify_password` allocates and zeroes a fresh array per hash (19 MiB at the
+/// defaults): on tokio's blocking threads that cost a password grant ~20 % of its CPU in page
+/// faults and memset, and spread the arrays over many malloc arenas (BENCHMARKS.md).
+#[derive(Default)]
+pub struct HashMemory {
+    blocks: Vec<Block>,
+}
+
+impl HashMemory {
+    /// A stored hash with a larger memory cost than this many blocks is verified with memory that
+    /// is given back afterwards, so one odd row cannot pin a large array to a thread for good.
+    const KEEP_LIMIT: usize = 256 * 1024;
+
+    fn at_least(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks.resize(count, Block::default());
+        }
+        &mut self.blocks[..count]
+    }
+
+    fn trim(&mut self) {
+        if self.blocks.len() > Self::KEEP_LIMIT {
+            self.blocks = Vec::new();
+        }
+    }
+}
+
 pub struct PasswordHasher {
     argon: Argon2<'static>,
     params: Params,
@@ -88,7 +121,12 @@ impl PasswordHasher {
 
     /// Checks `password` against `stored`; with no stored hash (unknown user, or a user without a
     /// usable password) it still spends the time of one argon2id verification and says `Mismatch`.
-    pub fn verify(&self, password: &str, stored: Option<&str>) -> PasswordCheck {
+    pub fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+        memory: &mut HashMemory,
+    ) -> PasswordCheck {
         match stored {
             Some(hash) if hash.starts_with("pbkdf2_sha256$") => {
                 if verify_django_pbkdf2(password, hash) {
@@ -98,23 +136,27 @@ impl PasswordHasher {
                 }
             }
             Some(hash) => match PasswordHash::new(hash) {
-                Ok(parsed) => self.verify_phc(password, &parsed),
+                Ok(parsed) => self.verify_phc(password, &parsed, memory),
                 Err(_) => {
-                    self.burn(password);
+                    self.burn(password, memory);
                     PasswordCheck::Mismatch
                 }
             },
             None => {
-                self.burn(password);
+                self.burn(password, memory);
                 PasswordCheck::Mismatch
             }
         }
     }
 
-    fn verify_phc(&self, password: &str, parsed: &PasswordHash<'_>) -> PasswordCheck {
-        // The stored hash names its own algorithm and parameters; argon2 honours them.
-        match self.argon.verify_password(password.as_bytes(), parsed) {
-            Ok(()) => {
+    fn verify_phc(
+        &self,
+        password: &str,
+        parsed: &PasswordHash<'_>,
+        memory: &mut HashMemory,
+    ) -> PasswordCheck {
+        match phc_matches(password, parsed, memory) {
+            true => {
                 let current = parsed.algorithm.as_str() == "argon2id"
                     && Params::try_from(parsed).is_ok_and(|p| {
                         (p.m_cost(), p.t_cost(), p.p_cost())
@@ -126,15 +168,49 @@ impl PasswordHasher {
                     });
                 PasswordCheck::Match { upgrade: !current }
             }
-            Err(_) => PasswordCheck::Mismatch,
+            false => PasswordCheck::Mismatch,
         }
     }
 
-    fn burn(&self, password: &str) {
+    fn burn(&self, password: &str, memory: &mut HashMemory) {
         if let Ok(parsed) = PasswordHash::new(&self.dummy) {
-            let _ = self.argon.verify_password(password.as_bytes(), &parsed);
+            let _ = phc_matches(password, &parsed, memory);
         }
     }
+}
+
+/// What argon2's `verify_password` does, in `memory` instead of a fresh allocation: the stored PHC
+/// string names its own algorithm, version and parameters, and argon2 honours them.
+fn phc_matches(password: &str, parsed: &PasswordHash<'_>, memory: &mut HashMemory) -> bool {
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(parsed) else {
+        return false;
+    };
+    // A PHC salt is at most 64 base64 characters (48 bytes), an output at most 64 bytes.
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out_buf = [0u8; 64];
+    let Some(out) = out_buf.get_mut(..expected.len()) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let computed = argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, memory.at_least(blocks))
+        .is_ok();
+    memory.trim();
+    computed && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 /// Django's `PBKDF2PasswordHasher`: `pbkdf2_sha256$<iterations>$<salt>$<base64 of the 32-byte key>`.
@@ -191,10 +267,46 @@ mod tests {
         let stored = h.hash("correct horse", &OsRandom).unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_eq!(
-            h.verify("correct horse", Some(&stored)),
+            h.verify("correct horse", Some(&stored), &mut HashMemory::default()),
             PasswordCheck::Match { upgrade: false }
         );
-        assert_eq!(h.verify("wrong", Some(&stored)), PasswordCheck::Mismatch);
+        assert_eq!(
+            h.verify("wrong", Some(&stored), &mut HashMemory::default()),
+            PasswordCheck::Mismatch
+        );
+    }
+
+    /// `phc_matches` re-does argon2's own `verify_password` in reused memory: the crate's verifier is
+    /// the oracle, over every variant a stored PHC string can name, with one memory buffer carried
+    /// from hash to hash (growing and shrinking block counts).
+    #[test]
+    fn reused_memory_agrees_with_argon2s_own_verifier() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let mut memory = HashMemory::default();
+        let variants = [
+            (Algorithm::Argon2id, Version::V0x13, 2048, 1, 1, 32),
+            (Algorithm::Argon2id, Version::V0x13, 64, 3, 2, 32),
+            (Algorithm::Argon2i, Version::V0x13, 1024, 2, 1, 16),
+            (Algorithm::Argon2d, Version::V0x10, 512, 1, 4, 64),
+            (Algorithm::Argon2id, Version::V0x10, 4096, 1, 1, 24),
+        ];
+        for (alg, version, m, t, p, len) in variants {
+            let params = Params::new(m, t, p, Some(len)).unwrap();
+            let argon = Argon2::new(alg, version, params);
+            let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+            let stored = argon.hash_password(b"hunter2", &salt).unwrap().to_string();
+            let parsed = PasswordHash::new(&stored).unwrap();
+            for guess in ["hunter2", "hunter3", ""] {
+                let oracle = Argon2::default()
+                    .verify_password(guess.as_bytes(), &parsed)
+                    .is_ok();
+                assert_eq!(
+                    phc_matches(guess, &parsed, &mut memory),
+                    oracle,
+                    "{stored} with {guess:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -210,7 +322,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            stronger.verify("pw", Some(&stored)),
+            stronger.verify("pw", Some(&stored), &mut HashMemory::default()),
             PasswordCheck::Match { upgrade: true }
         );
     }
@@ -224,10 +336,13 @@ mod tests {
     fn django_pbkdf2_hash_verifies_and_asks_for_upgrade() {
         let h = fast();
         assert_eq!(
-            h.verify("edx", Some(DJANGO_EDX)),
+            h.verify("edx", Some(DJANGO_EDX), &mut HashMemory::default()),
             PasswordCheck::Match { upgrade: true }
         );
-        assert_eq!(h.verify("edX", Some(DJANGO_EDX)), PasswordCheck::Mismatch);
+        assert_eq!(
+            h.verify("edX", Some(DJANGO_EDX), &mut HashMemory::default()),
+            PasswordCheck::Mismatch
+        );
     }
 
     #[test]
@@ -241,8 +356,15 @@ mod tests {
             "md5$whatever",
             "",
         ] {
-            assert_eq!(h.verify("edx", Some(bad)), PasswordCheck::Mismatch, "{bad}");
+            assert_eq!(
+                h.verify("edx", Some(bad), &mut HashMemory::default()),
+                PasswordCheck::Mismatch,
+                "{bad}"
+            );
         }
-        assert_eq!(h.verify("edx", None), PasswordCheck::Mismatch);
+        assert_eq!(
+            h.verify("edx", None, &mut HashMemory::default()),
+            PasswordCheck::Mismatch
+        );
     }
 }
