@@ -110,6 +110,27 @@ impl TestServer<PgStore> {
     }
 }
 
+/// One `#[tokio::test]` per backend for each named `async fn(TestServer<impl Store>)`:
+/// `sqlite::NAME` and `postgres::NAME`. The tokio and testkit crates must be dependencies of the
+/// test crate.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::TestServer::sqlite().await).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::TestServer::postgres().await).await;
+            })*
+        }
+    };
+}
+
 /// Creates an empty database on the test server and returns its URL.
 pub async fn fresh_postgres_database() -> String {
     use sqlx::Connection;

@@ -173,24 +173,7 @@ async fn the_feed_needs_a_confidential_client(server: TestServer<impl Store>) {
     assert_eq!(body["error"], "invalid_request", "{body}");
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(latchkey_testkit::TestServer::sqlite().await).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(latchkey_testkit::TestServer::postgres().await).await;
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+latchkey_testkit::on_both_backends!(
     a_poll_behind_answers_at_once,
     a_waiting_poll_wakes_on_a_change,
     a_quiet_poll_ends_with_the_same_version,
