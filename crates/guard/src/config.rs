@@ -378,7 +378,11 @@ fn is_token(s: &str) -> bool {
 }
 
 /// An absolute `https` URL, or `http` for a loopback host (a test or a sidecar) or when allowed.
-fn parse_url(setting: &'static str, value: &str, plain_http: bool) -> Result<Url, ConfigError> {
+pub(crate) fn parse_url(
+    setting: &'static str,
+    value: &str,
+    plain_http: bool,
+) -> Result<Url, ConfigError> {
     let err = |reason| ConfigError::Url {
         setting,
         value: value.to_owned(),

@@ -1,12 +1,13 @@
-//! Talking to the issuer over HTTP: its discovery document, and bounded JSON requests. Every
-//! answer is size-capped and time-limited; nothing here retries (the callers decide when to try
-//! again).
+//! Talking to the issuer over HTTP: its discovery document, and bounded JSON requests (some with
+//! the guard's own client credentials). Every answer is size-capped and time-limited; nothing
+//! here retries (the callers decide when to try again).
 
 use std::time::Duration;
 
+use latchkey_proto::ErrorResponse;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::config::{is_allowed_url, ClientSecret};
@@ -23,8 +24,13 @@ pub(crate) enum FetchError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("{url}: HTTP {status}")]
-    Status { url: String, status: StatusCode },
+    #[error("{url}: HTTP {status}{}", described(.description))]
+    Status {
+        url: String,
+        status: StatusCode,
+        /// The RFC 6749 §5.2 `error_description` of the answer, when it has one.
+        description: Option<String>,
+    },
     #[error("{url}: answer larger than {MAX_BODY} bytes")]
     TooLarge { url: String },
     #[error("{url}: answer is not the expected JSON: {source}")]
@@ -37,6 +43,13 @@ pub(crate) enum FetchError {
     NoDiscovery(String, String),
     #[error("discovery document: {0}")]
     BadDiscovery(String),
+}
+
+fn described(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
 }
 
 /// The endpoints the discovery document names.
@@ -130,23 +143,39 @@ impl Issuer {
         self.send_json(url, request).await
     }
 
-    /// POST a form with HTTP Basic client authentication (RFC 6749 §2.3.1: id and secret are
-    /// form-urlencoded first), and parse the JSON answer.
+    /// POST a form with HTTP Basic client authentication, and parse the JSON answer.
     pub(crate) async fn post_form_json<T: DeserializeOwned>(
         &self,
         url: &Url,
         form: &[(&str, &str)],
-        client_id: &str,
-        secret: &ClientSecret,
+        client: Credentials<'_>,
     ) -> Result<T, FetchError> {
-        let encode =
-            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let request = self
-            .http
-            .post(url.clone())
-            .basic_auth(encode(client_id), Some(encode(secret.expose())))
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(form);
+        let request = client.authorize(self.http.post(url.clone())).form(form);
+        self.send_json(url, request).await
+    }
+
+    /// POST a JSON body with HTTP Basic client authentication, and parse the JSON answer.
+    pub(crate) async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        body: &B,
+        client: Credentials<'_>,
+    ) -> Result<T, FetchError> {
+        let request = client.authorize(self.http.post(url.clone())).json(body);
+        self.send_json(url, request).await
+    }
+
+    /// GET `url` with HTTP Basic client authentication, allowed to take `timeout` instead of the
+    /// usual one (a long poll), and parse the JSON answer.
+    pub(crate) async fn get_json_as<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        client: Credentials<'_>,
+        timeout: Duration,
+    ) -> Result<T, FetchError> {
+        let request = client
+            .authorize(self.http.get(url.clone()))
+            .timeout(timeout);
         self.send_json(url, request).await
     }
 
@@ -160,12 +189,33 @@ impl Issuer {
             source,
         };
         let mut response = request.send().await.map_err(http)?;
-        if !response.status().is_success() {
+        let status = response.status();
+        if !status.is_success() {
+            // The server's own words, when it says something in RFC 6749 §5.2 form.
+            let description = Self::read(url, &mut response)
+                .await
+                .ok()
+                .and_then(|body| serde_json::from_slice::<ErrorResponse>(&body).ok())
+                .and_then(|e| e.error_description);
             return Err(FetchError::Status {
                 url: url.to_string(),
-                status: response.status(),
+                status,
+                description,
             });
         }
+        let body = Self::read(url, &mut response).await?;
+        serde_json::from_slice(&body).map_err(|source| FetchError::Json {
+            url: url.to_string(),
+            source,
+        })
+    }
+
+    /// The body, at most [`MAX_BODY`] bytes of it.
+    async fn read(url: &Url, response: &mut reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        let http = |source| FetchError::Http {
+            url: url.to_string(),
+            source,
+        };
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(http)? {
             if body.len() + chunk.len() > MAX_BODY {
@@ -175,10 +225,25 @@ impl Issuer {
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|source| FetchError::Json {
-            url: url.to_string(),
-            source,
-        })
+        Ok(body)
+    }
+}
+
+/// A confidential client's id and secret, sent with HTTP Basic.
+#[derive(Clone, Copy)]
+pub(crate) struct Credentials<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) secret: &'a ClientSecret,
+}
+
+impl Credentials<'_> {
+    /// RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined.
+    fn authorize(self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let encode =
+            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        request
+            .basic_auth(encode(self.id), Some(encode(self.secret.expose())))
+            .header(reqwest::header::ACCEPT, "application/json")
     }
 }
 

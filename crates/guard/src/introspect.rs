@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::cache::{token_key, Entry, TokenKey, UntilExpiry};
 use crate::config::{ClientSecret, ValidIntrospection};
-use crate::fetch::Issuer;
+use crate::fetch::{Credentials, Issuer};
 use crate::identity::{Introspected, Verified};
 use crate::stats::{Counter, Stats};
 
@@ -124,7 +124,14 @@ impl Introspector {
         let form = [("token", token), ("token_type_hint", "access_token")];
         let answer: Answer = self
             .issuer
-            .post_form_json(&endpoint, &form, &self.client_id, &self.client_secret)
+            .post_form_json(
+                &endpoint,
+                &form,
+                Credentials {
+                    id: &self.client_id,
+                    secret: &self.client_secret,
+                },
+            )
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "latchkey-guard: introspection failed");

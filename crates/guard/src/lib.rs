@@ -47,11 +47,17 @@
 //!   must match a path parameter; [`Authenticated::require_scope`] and
 //!   [`Authenticated::require_filter`] do the same inside a handler.
 //!
+//! Authorization (product.md §5-§6): [`AuthzClient`] asks the server's Open edX AuthZ check
+//! endpoint whether a user may do an action in a scope, caches the answers, and follows the
+//! server's change feed so a role change invalidates them within the feed's latency;
+//! [`AuthzClient::require`] does it inside a handler.
+//!
 //! Refusals are [`Rejection`]s: RFC 6750 (`401` with `WWW-Authenticate: Bearer
 //! error="invalid_token", ...`), with a body in RFC 6749 form or, with
 //! [`RejectionStyle::OpenEdx`], the `{"detail": "Token has expired."}` form Open edX mobile apps
 //! parse.
 
+mod authz;
 mod cache;
 mod config;
 mod credentials;
@@ -70,6 +76,7 @@ mod require;
 mod stats;
 mod verify;
 
+pub use authz::{AuthzClient, AuthzConfig, CheckError};
 pub use config::{
     ClientSecret, ConfigError, CookieConfig, GuardConfig, IntrospectionConfig, KeySource,
 };
@@ -81,4 +88,4 @@ pub use latchkey_token::{AccessClaims, Algorithm};
 pub use layer::{GuardLayer, GuardService};
 pub use rejection::{InvalidToken, Rejection, RejectionKind, RejectionStyle};
 pub use require::{Require, RequireService};
-pub use stats::GuardStats;
+pub use stats::{AuthzStats, GuardStats};

@@ -76,6 +76,9 @@ pub enum RejectionKind {
     Restricted,
     /// A cookie-authenticated unsafe request without a matching CSRF header.
     Csrf(CsrfFailure),
+    /// The authorization server says the user may not do this action in this scope (see
+    /// [`AuthzClient::require`](crate::AuthzClient::require)). Not about the token: no challenge.
+    NotPermitted,
     /// The keys or the introspection endpoint cannot be reached (and no usable cache is left).
     Unavailable,
     /// An extractor or `Require` ran without the guard's layer outside it: a bug of the service.
@@ -115,7 +118,8 @@ impl Rejection {
             | RejectionKind::FilterMismatch(_)
             | RejectionKind::Unverified
             | RejectionKind::Restricted
-            | RejectionKind::Csrf(_) => StatusCode::FORBIDDEN,
+            | RejectionKind::Csrf(_)
+            | RejectionKind::NotPermitted => StatusCode::FORBIDDEN,
             RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             RejectionKind::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -131,7 +135,7 @@ impl Rejection {
             | RejectionKind::FilterMismatch(_)
             | RejectionKind::Unverified
             | RejectionKind::Restricted => Some("insufficient_scope"),
-            RejectionKind::Csrf(_) => Some("access_denied"),
+            RejectionKind::Csrf(_) | RejectionKind::NotPermitted => Some("access_denied"),
             RejectionKind::Unavailable => Some("temporarily_unavailable"),
             RejectionKind::NotConfigured => Some("server_error"),
         }
@@ -155,6 +159,7 @@ impl Rejection {
             RejectionKind::Unverified => "the user's email address is not verified".into(),
             RejectionKind::Restricted => "the token's client is restricted".into(),
             RejectionKind::Csrf(f) => format!("CSRF Failed: {}", f.reason()),
+            RejectionKind::NotPermitted => "the user may not do this here".into(),
             RejectionKind::Unavailable => "the token cannot be checked right now".into(),
             RejectionKind::NotConfigured => "authentication is not configured".into(),
         }
@@ -173,7 +178,8 @@ impl Rejection {
             RejectionKind::InsufficientScope(_)
             | RejectionKind::FilterMismatch(_)
             | RejectionKind::Unverified
-            | RejectionKind::Restricted => {
+            | RejectionKind::Restricted
+            | RejectionKind::NotPermitted => {
                 "You do not have permission to perform this action.".into()
             }
             RejectionKind::Csrf(f) => format!("CSRF Failed: {}", f.reason()),
@@ -201,9 +207,10 @@ impl Rejection {
                 self.description(),
                 sanitize(scope)
             )),
-            RejectionKind::Csrf(_) | RejectionKind::Unavailable | RejectionKind::NotConfigured => {
-                None
-            }
+            RejectionKind::Csrf(_)
+            | RejectionKind::NotPermitted
+            | RejectionKind::Unavailable
+            | RejectionKind::NotConfigured => None,
         }
     }
 }

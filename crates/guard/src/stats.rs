@@ -1,4 +1,4 @@
-//! Counters of what the guard did, for tests, health pages and metrics. Each is also exported as a
+//! Counters of what the guard and the authz client did, for tests, health pages and metrics. Each is also exported as a
 //! `metrics` counter (`latchkey_guard_*_total`) for a Prometheus recorder, if one is installed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +61,79 @@ impl Stats {
             cache_hits: get(&self.cache_hits),
             introspections: get(&self.introspections),
             deprecated_opaque_uses: get(&self.deprecated_opaque_uses),
+        }
+    }
+}
+
+/// A snapshot of [`AuthzClient::stats`](crate::AuthzClient::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthzStats {
+    /// Decisions asked of the client (each check of a batch counts).
+    pub checks: u64,
+    /// Decisions answered from the local cache.
+    pub cache_hits: u64,
+    /// Requests sent to the check endpoint (a batch is one).
+    pub server_checks: u64,
+    /// Polls of the change feed answered.
+    pub feed_polls: u64,
+    /// Polls of the change feed that failed.
+    pub feed_errors: u64,
+    /// Times the whole cache was dropped because the rules' version moved.
+    pub invalidations: u64,
+}
+
+/// One of the authz client's counters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AuthzCounter {
+    Check,
+    CacheHit,
+    ServerCheck,
+    FeedPoll,
+    FeedError,
+    Invalidation,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AuthzCounters {
+    checks: AtomicU64,
+    cache_hits: AtomicU64,
+    server_checks: AtomicU64,
+    feed_polls: AtomicU64,
+    feed_errors: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+impl AuthzCounters {
+    pub(crate) fn count(&self, counter: AuthzCounter, n: u64) {
+        let (cell, name) = match counter {
+            AuthzCounter::Check => (&self.checks, "latchkey_guard_authz_checks_total"),
+            AuthzCounter::CacheHit => (&self.cache_hits, "latchkey_guard_authz_cache_hits_total"),
+            AuthzCounter::ServerCheck => (
+                &self.server_checks,
+                "latchkey_guard_authz_server_checks_total",
+            ),
+            AuthzCounter::FeedPoll => (&self.feed_polls, "latchkey_guard_authz_feed_polls_total"),
+            AuthzCounter::FeedError => {
+                (&self.feed_errors, "latchkey_guard_authz_feed_errors_total")
+            }
+            AuthzCounter::Invalidation => (
+                &self.invalidations,
+                "latchkey_guard_authz_invalidations_total",
+            ),
+        };
+        cell.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!(name).increment(n);
+    }
+
+    pub(crate) fn snapshot(&self) -> AuthzStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        AuthzStats {
+            checks: get(&self.checks),
+            cache_hits: get(&self.cache_hits),
+            server_checks: get(&self.server_checks),
+            feed_polls: get(&self.feed_polls),
+            feed_errors: get(&self.feed_errors),
+            invalidations: get(&self.invalidations),
         }
     }
 }

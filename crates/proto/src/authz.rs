@@ -30,12 +30,38 @@ pub struct CheckBatch {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
     pub allowed: bool,
+    /// The version of the rules the decision was made at (see [`Changes`]), so a caching client
+    /// notices newer rules. Absent inside a batch (the batch carries it) and from servers older
+    /// than the change feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
-/// The answers to a batch, in order.
+/// The answers to a batch, in order, all made at one version of the rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckBatchResult {
     pub results: Vec<CheckResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// `GET /authz/v1/changes?after=N[&wait=SECONDS]`: the change feed, as a long poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    /// The version the caller holds; the answer comes as soon as the server's differs.
+    pub after: i64,
+    /// How long to wait for a change, in seconds (the server caps it).
+    #[serde(default)]
+    pub wait: Option<u64>,
+}
+
+/// The answer to a poll of the change feed: the version of the rules the answering node holds
+/// now. Equal to `after` when nothing changed within the wait. Versions only grow; decisions
+/// made at an older version may be stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub version: i64,
 }
 
 /// `GET /authz/v1/scopes?subject=..&action=..`
@@ -106,5 +132,26 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<CheckRequest>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_version_is_an_added_member() {
+        let old: CheckResult = serde_json::from_str(r#"{"allowed":true}"#).unwrap();
+        assert_eq!(old.version, None);
+        let new = CheckResult {
+            allowed: false,
+            version: Some(7),
+        };
+        assert_eq!(
+            serde_json::to_string(&new).unwrap(),
+            r#"{"allowed":false,"version":7}"#
+        );
+        let item = CheckResult {
+            allowed: true,
+            version: None,
+        };
+        assert_eq!(serde_json::to_string(&item).unwrap(), r#"{"allowed":true}"#);
+        let batch: CheckBatchResult = serde_json::from_str(r#"{"results":[]}"#).unwrap();
+        assert_eq!(batch.version, None);
     }
 }

@@ -57,6 +57,7 @@ pub struct TestServer<S: Store> {
     master: [u8; 32],
     settings: ServiceSettings,
     stop: Option<oneshot::Sender<()>>,
+    janitor: Option<tokio::task::AbortHandle>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -107,6 +108,27 @@ impl TestServer<PgStore> {
         )
         .await
     }
+}
+
+/// One `#[tokio::test]` per backend for each named `async fn(TestServer<impl Store>)`:
+/// `sqlite::NAME` and `postgres::NAME`. The tokio and testkit crates must be dependencies of the
+/// test crate.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::TestServer::sqlite().await).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name($crate::TestServer::postgres().await).await;
+            })*
+        }
+    };
 }
 
 /// Creates an empty database on the test server and returns its URL.
@@ -183,6 +205,7 @@ async fn start<S: Store>(
         master,
         settings: given,
         stop: Some(stop),
+        janitor: None,
         _dir: dir,
     }
 }
@@ -255,6 +278,26 @@ impl<S: Store> TestServer<S> {
         .id
     }
 
+    /// Runs the janitor every `interval`, as `latchkey serve` does (until the server is dropped):
+    /// for tests of what reaches this node from others within one interval.
+    pub fn run_janitor(&mut self, interval: std::time::Duration) {
+        let settings = latchkey_server::janitor::JanitorSettings {
+            interval,
+            batch: 1000,
+            // A day: never forgets a retired key a test still verifies with.
+            max_jwt_lifetime: 24 * 3600,
+        };
+        let task = tokio::spawn(latchkey_server::janitor::run(
+            self.tokens.clone(),
+            self.keys.clone(),
+            self.authz.clone(),
+            settings,
+        ));
+        if let Some(old) = self.janitor.replace(task.abort_handle()) {
+            old.abort();
+        }
+    }
+
     /// Rotates to a new key of `alg` and makes this server sign with it at once (as
     /// `latchkey keys rotate --now` does: verifiers meet an unknown kid and must refetch).
     pub async fn rotate_keys(&self, alg: latchkey_token::Algorithm) {
@@ -265,6 +308,10 @@ impl<S: Store> TestServer<S> {
 
 impl<S: Store> Drop for TestServer<S> {
     fn drop(&mut self) {
+        if let Some(janitor) = self.janitor.take() {
+            janitor.abort();
+        }
+        self.authz.close_feed();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

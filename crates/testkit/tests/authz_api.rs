@@ -139,7 +139,10 @@ async fn assignments_change_checks_at_once(server: TestServer<impl Store>) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({"results": [{"allowed": true}, {"allowed": false}, {"allowed": false}]})
+        json!({
+            "results": [{"allowed": true}, {"allowed": false}, {"allowed": false}],
+            "version": server.authz.version(),
+        })
     );
 
     let (status, body) = reader

@@ -46,7 +46,13 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
         kid = %services.tokens.keys().signer().kid(),
         "latchkey is serving"
     );
-    latchkey_server::serve(listener, app, shutdown_signal())
+    let authz = services.authz.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Waiting change-feed polls answer now instead of holding up the graceful shutdown.
+        authz.close_feed();
+    };
+    latchkey_server::serve(listener, app, shutdown)
         .await
         .context("the server stopped with an error")?;
     tracing::info!("latchkey stopped");

@@ -8,6 +8,9 @@
 //! * Staff and superusers (openedx-authz's `is_staff_or_superuser`) come from an in-memory set of
 //!   their usernames and emails, refreshed at every reload; the engine's cache never holds a staff
 //!   answer, so a refresh applies at once.
+//! * The loaded version is also a change feed ([`AuthzService::version_after`]): remote caches
+//!   (the guard's) long-poll it and drop their decisions when it moves. Staff flags are not part
+//!   of the version: a remote cache sees a staff change only when its entries expire (its TTL).
 //! * A database whose rules were never written (version 0) gets openedx-authz's default policy,
 //!   its `p` and `g2` lines, so the roles work out of the box.
 //!
@@ -18,6 +21,7 @@ pub mod rule;
 
 use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use latchkey_authz::{
@@ -117,6 +121,16 @@ pub struct AuthzService<S> {
     current: RwLock<Loaded>,
     /// One writer or reloader at a time on this node, so versions are applied in order.
     sync: tokio::sync::Mutex<()>,
+    /// The change feed: the version loaded here, sent whenever it moves, so that long polls
+    /// (`GET /authz/v1/changes`) wake at once instead of polling the lock.
+    feed: tokio::sync::watch::Sender<FeedState>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FeedState {
+    version: i64,
+    /// Set at shutdown: waiting polls answer now, so a graceful shutdown does not wait for them.
+    closing: bool,
 }
 
 struct Loaded {
@@ -146,6 +160,10 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
                 version: -1,
             }),
             sync: tokio::sync::Mutex::new(()),
+            feed: tokio::sync::watch::Sender::new(FeedState {
+                version: -1,
+                closing: false,
+            }),
         };
         service.reload_if_changed(now).await?;
         Ok(service)
@@ -170,18 +188,30 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
 
     /// The decision for one request. An input openedx-authz rejects is an error, never a guess.
     pub fn check(&self, subject: &str, action: &str, scope: &str) -> Result<Decision, AuthzError> {
-        let request = Request::new(subject, action, scope)?;
-        self.read().engine.check(&request)
+        self.check_at(subject, action, scope).map(|(d, _)| d)
     }
 
-    /// Decisions for many requests against one version of the rules; the first invalid request
-    /// fails the batch (with its index).
+    /// [`check`](Self::check), with the version of the rules the decision was made at (what a
+    /// remote cache labels the answer with).
+    pub fn check_at(
+        &self,
+        subject: &str,
+        action: &str,
+        scope: &str,
+    ) -> Result<(Decision, i64), AuthzError> {
+        let request = Request::new(subject, action, scope)?;
+        let loaded = self.read();
+        Ok((loaded.engine.check(&request)?, loaded.version))
+    }
+
+    /// Decisions for many requests against one version of the rules (returned with them); the
+    /// first invalid request fails the batch (with its index).
     pub fn check_batch<'a>(
         &self,
         requests: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
-    ) -> Result<Vec<Decision>, (usize, AuthzError)> {
+    ) -> Result<(Vec<Decision>, i64), (usize, AuthzError)> {
         let loaded = self.read();
-        requests
+        let decisions = requests
             .into_iter()
             .enumerate()
             .map(|(i, (subject, action, scope))| {
@@ -190,7 +220,27 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
                     .and_then(|r| loaded.engine.check(&r))
                     .map_err(|e| (i, e))
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((decisions, loaded.version))
+    }
+
+    /// The change feed: this node's loaded version once it differs from `after`, or, when it
+    /// does not within `wait`, the (same) version then. A local change or a reload (the
+    /// janitor's) wakes waiting callers at once. At shutdown ([`close_feed`](Self::close_feed))
+    /// every waiting caller answers at once.
+    pub async fn version_after(&self, after: i64, wait: Duration) -> i64 {
+        let mut feed = self.feed.subscribe();
+        // Whether it timed out or the state moved, the answer is the version now.
+        let _ =
+            tokio::time::timeout(wait, feed.wait_for(|s| s.version != after || s.closing)).await;
+        let state = *feed.borrow();
+        state.version
+    }
+
+    /// Ends the waits of [`version_after`](Self::version_after), now and later: called when the
+    /// server shuts down, so that long polls do not hold up a graceful shutdown.
+    pub fn close_feed(&self) {
+        self.feed.send_modify(|s| s.closing = true);
     }
 
     /// The scopes where `subject` holds `action` through its roles (for list endpoints).
@@ -320,6 +370,7 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
                     }
                 }
                 current.version = after;
+                self.publish(after);
                 return Ok(changed);
             }
         }
@@ -351,6 +402,7 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
         .map_err(|e| AuthzServiceError::Blocking(e.to_string()))??;
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         *current = Loaded { engine, version };
+        self.publish(version);
         tracing::info!(version, "authz rules loaded");
         Ok(())
     }
@@ -372,6 +424,16 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
             tracing::info!(rules = added, "openedx-authz default policy loaded");
         }
         Ok(())
+    }
+
+    /// Tells the feed that this node now holds `version`. Called under the write lock, so a
+    /// woken poll never answers a version that checks here do not yet use.
+    fn publish(&self, version: i64) {
+        self.feed.send_if_modified(|s| {
+            let moved = s.version != version;
+            s.version = version;
+            moved
+        });
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Loaded> {

@@ -3,7 +3,10 @@
 //! Every caller authenticates as a confidential client with HTTP Basic. Checks, scopes and the
 //! assignment list are open to any confidential client (as introspection is); assigning and
 //! unassigning also need the client's owner to be an enabled staff or superuser account, and are
-//! audited as `client:<client_id>`. See `docs/design/authz-service.md`.
+//! audited as `client:<client_id>`. `GET /authz/v1/changes` is the change feed remote caches
+//! follow (a long poll, `docs/design/authz-feed.md`). See `docs/design/authz-service.md`.
+
+use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -18,8 +21,8 @@ use latchkey_core::client_auth::AuthenticatedClient;
 use latchkey_core::error::GrantError;
 use latchkey_core::store::Store;
 use latchkey_proto::authz::{
-    Assignment, AssignmentChange, AssignmentList, AssignmentQuery, CheckBatchResult, CheckRequest,
-    CheckResult, ScopesQuery, ScopesResponse,
+    Assignment, AssignmentChange, AssignmentList, AssignmentQuery, Changes, ChangesQuery,
+    CheckBatchResult, CheckRequest, CheckResult, ScopesQuery, ScopesResponse,
 };
 use latchkey_proto::ErrorCode;
 
@@ -32,10 +35,16 @@ use crate::state::AppState;
 pub const MAX_BATCH: usize = 1000;
 /// A full batch of long keys fits.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a poll of the change feed waits for a change by default: under the 30 s idle timeout
+/// of common proxies and load balancers, so the wait ends with an answer, not a cut connection.
+pub const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(25);
+/// The longest wait a poll may ask for, so a poll cannot hold a connection indefinitely.
+pub const MAX_FEED_WAIT: Duration = Duration::from_secs(60);
 
 pub fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/authz/v1/check", post(check::<S>))
+        .route("/authz/v1/changes", get(changes::<S>))
         .route("/authz/v1/scopes", get(scopes::<S>))
         .route(
             "/authz/v1/assignments",
@@ -59,9 +68,10 @@ pub async fn check<S: Store>(
     metrics::counter!("latchkey_authz_check_requests_total").increment(1);
     match request {
         CheckRequest::Single(c) => {
-            let decision = state.authz.check(&c.subject, &c.action, &c.scope)?;
+            let (decision, version) = state.authz.check_at(&c.subject, &c.action, &c.scope)?;
             Ok(Json(CheckResult {
                 allowed: decision.is_allowed(),
+                version: Some(version),
             })
             .into_response())
         }
@@ -71,7 +81,7 @@ pub async fn check<S: Store>(
                     "at most {MAX_BATCH} checks per batch"
                 )));
             }
-            let decisions = state
+            let (decisions, version) = state
                 .authz
                 .check_batch(
                     batch
@@ -89,11 +99,39 @@ pub async fn check<S: Store>(
                 .into_iter()
                 .map(|d| CheckResult {
                     allowed: d.is_allowed(),
+                    version: None,
                 })
                 .collect();
-            Ok(Json(CheckBatchResult { results }).into_response())
+            Ok(Json(CheckBatchResult {
+                results,
+                version: Some(version),
+            })
+            .into_response())
         }
     }
+}
+
+/// The change feed: answers at once when this node's rules version is not `after`, else when it
+/// moves (a local change, or the janitor's reload of another node's) or the wait ends.
+pub async fn changes<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    query: Result<Query<ChangesQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers).await?;
+    let Query(q) = query.map_err(|e| bad_query(e, "expected ?after=VERSION[&wait=SECONDS]"))?;
+    let wait = q
+        .wait
+        .map_or(DEFAULT_FEED_WAIT, Duration::from_secs)
+        .min(MAX_FEED_WAIT);
+    metrics::counter!("latchkey_authz_feed_polls_total").increment(1);
+    let version = state.authz.version_after(q.after, wait).await;
+    // A proxy must not answer a later poll with this one's answer.
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(Changes { version }),
+    )
+        .into_response())
 }
 
 pub async fn scopes<S: Store>(
