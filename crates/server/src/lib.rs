@@ -22,7 +22,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use latchkey_core::store::Store;
@@ -54,25 +53,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .layer(DefaultBodyLimit::max(extract::MAX_FORM_BYTES))
         // Its own body limit (batches of checks): merged after the form limit above.
         .merge(routes::authz::routes::<S>())
-        .layer(axum::middleware::from_fn(run_to_completion))
         .with_state(state)
-}
-
-/// Runs each request in its own task, so a client that disconnects cannot cancel a handler halfway
-/// through a database transaction. (sqlx 0.8.6 can return a connection to the pool still inside a
-/// transaction when `begin()` is cancelled, sqlx issue 4393; and a refresh rotation that
-/// committed should finish and be answered even if nobody reads the answer.)
-async fn run_to_completion(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    match tokio::spawn(next.run(request)).await {
-        Ok(response) => response,
-        Err(e) => {
-            tracing::error!(error = %e, "request task failed");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
 }
 
 /// Serves `app` until `shutdown` resolves, then finishes the requests in flight.

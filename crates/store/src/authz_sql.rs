@@ -8,7 +8,7 @@ use latchkey_core::store::{AuditEvent, AuthzStore, RuleRow, StoreError};
 use sqlx::{QueryBuilder, Row};
 
 use crate::codec::backend;
-use crate::sql::{PgStore, SqliteStore};
+use crate::sql::{detached, PgStore, SqliteStore};
 
 /// Rows per multi-row statement: 7 parameters each stays far below either backend's limit.
 const CHUNK: usize = 100;
@@ -31,6 +31,66 @@ macro_rules! authz_store {
                         r.try_get("v5")?,
                     ],
                 })
+            }
+
+            async fn add_authz_rules_tx(
+                &self,
+                rows: &[RuleRow],
+                actor: &str,
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool().begin().await.map_err(backend)?;
+                let mut inserted = Vec::new();
+                for chunk in rows.chunks(CHUNK) {
+                    let mut insert = QueryBuilder::<$db>::new(
+                        "INSERT INTO authz_rules (ptype, v0, v1, v2, v3, v4, v5) ",
+                    );
+                    insert.push_values(chunk, |mut b, row| {
+                        b.push_bind(row.ptype.clone());
+                        for value in &row.values {
+                            b.push_bind(value.clone());
+                        }
+                    });
+                    insert.push(
+                        " ON CONFLICT (ptype, v0, v1, v2, v3, v4, v5) DO NOTHING \
+                         RETURNING ptype, v0, v1, v2, v3, v4, v5",
+                    );
+                    let done = insert.build().fetch_all(&mut *tx).await.map_err(backend)?;
+                    for r in &done {
+                        inserted.push(Self::rule_row(r).map_err(backend)?);
+                    }
+                }
+                Self::finish(tx, &inserted, ADDED, actor, now).await
+            }
+
+            async fn remove_authz_rules_tx(
+                &self,
+                rows: &[RuleRow],
+                actor: &str,
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.pool().begin().await.map_err(backend)?;
+                let mut removed = Vec::new();
+                for row in rows {
+                    let done = sqlx::query(
+                        "DELETE FROM authz_rules WHERE ptype = $1 AND v0 = $2 AND v1 = $3 \
+                         AND v2 = $4 AND v3 = $5 AND v4 = $6 AND v5 = $7",
+                    )
+                    .bind(&row.ptype)
+                    .bind(&row.values[0])
+                    .bind(&row.values[1])
+                    .bind(&row.values[2])
+                    .bind(&row.values[3])
+                    .bind(&row.values[4])
+                    .bind(&row.values[5])
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    if done.rows_affected() > 0 {
+                        removed.push(row.clone());
+                    }
+                }
+                Self::finish(tx, &removed, REMOVED, actor, now).await
             }
 
             /// Ends a change: nothing changed, nothing written; else one version bump and one
@@ -88,28 +148,8 @@ macro_rules! authz_store {
                 actor: &str,
                 now: i64,
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool().begin().await.map_err(backend)?;
-                let mut inserted = Vec::new();
-                for chunk in rows.chunks(CHUNK) {
-                    let mut insert = QueryBuilder::<$db>::new(
-                        "INSERT INTO authz_rules (ptype, v0, v1, v2, v3, v4, v5) ",
-                    );
-                    insert.push_values(chunk, |mut b, row| {
-                        b.push_bind(row.ptype.clone());
-                        for value in &row.values {
-                            b.push_bind(value.clone());
-                        }
-                    });
-                    insert.push(
-                        " ON CONFLICT (ptype, v0, v1, v2, v3, v4, v5) DO NOTHING \
-                         RETURNING ptype, v0, v1, v2, v3, v4, v5",
-                    );
-                    let done = insert.build().fetch_all(&mut *tx).await.map_err(backend)?;
-                    for r in &done {
-                        inserted.push(Self::rule_row(r).map_err(backend)?);
-                    }
-                }
-                Self::finish(tx, &inserted, ADDED, actor, now).await
+                let (this, rows, actor) = (self.clone(), rows.to_vec(), actor.to_owned());
+                detached(async move { this.add_authz_rules_tx(&rows, &actor, now).await }).await
             }
 
             async fn remove_authz_rules(
@@ -118,28 +158,8 @@ macro_rules! authz_store {
                 actor: &str,
                 now: i64,
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool().begin().await.map_err(backend)?;
-                let mut removed = Vec::new();
-                for row in rows {
-                    let done = sqlx::query(
-                        "DELETE FROM authz_rules WHERE ptype = $1 AND v0 = $2 AND v1 = $3 \
-                         AND v2 = $4 AND v3 = $5 AND v4 = $6 AND v5 = $7",
-                    )
-                    .bind(&row.ptype)
-                    .bind(&row.values[0])
-                    .bind(&row.values[1])
-                    .bind(&row.values[2])
-                    .bind(&row.values[3])
-                    .bind(&row.values[4])
-                    .bind(&row.values[5])
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                    if done.rows_affected() > 0 {
-                        removed.push(row.clone());
-                    }
-                }
-                Self::finish(tx, &removed, REMOVED, actor, now).await
+                let (this, rows, actor) = (self.clone(), rows.to_vec(), actor.to_owned());
+                detached(async move { this.remove_authz_rules_tx(&rows, &actor, now).await }).await
             }
 
             async fn authz_version(&self) -> Result<i64, StoreError> {

@@ -68,6 +68,18 @@ fn hash_of(bytes: &[u8]) -> Result<TokenHash, StoreError> {
 /// Other processes (the CLI) still meet the busy handler, which is what it is for.
 type WriteTurn = Option<Arc<tokio::sync::Mutex<()>>>;
 
+/// Runs a transaction in its own task, so that a caller that goes away (a client that disconnects
+/// mid-request) cannot cancel it halfway: sqlx 0.8.6 returns a connection whose `begin()` was
+/// cancelled to the pool still inside a server-side transaction (sqlx issue 4393), and the next
+/// borrower's statements would run in it.
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+}
+
 async fn turn(writes: &WriteTurn) -> Option<tokio::sync::OwnedMutexGuard<()>> {
     match writes {
         Some(m) => Some(m.clone().lock_owned().await),
@@ -101,6 +113,101 @@ macro_rules! sql_store {
                     writes,
                     access_rows: Arc::new(Batcher::new(write)),
                 }
+            }
+
+            async fn start_family_tx(
+                &self,
+                f: &Family,
+                first: &NewRefresh,
+                access: Option<&AccessTokenRow>,
+            ) -> Result<(), StoreError> {
+                let _turn = turn(&self.writes).await;
+                let mut tx = self.pool.begin().await.map_err(backend)?;
+                sqlx::query(
+                    "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&f.id)
+                .bind(&f.client_id)
+                .bind(f.user_id.0)
+                .bind(f.created_at)
+                .bind(f.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                Self::insert_refresh(&mut *tx, first).await?;
+                if let Some(a) = access {
+                    Self::insert_access(&mut *tx, a).await?;
+                }
+                tx.commit().await.map_err(backend)
+            }
+
+            async fn rotate_refresh_tx(
+                &self,
+                old: &TokenHash,
+                now: i64,
+                sealed_successor: &[u8],
+                next: &NewRefresh,
+                access: Option<&AccessTokenRow>,
+            ) -> Result<Rotation, StoreError> {
+                let _turn = turn(&self.writes).await;
+                let mut tx = self.pool.begin().await.map_err(backend)?;
+                // The compare-and-swap: only one caller finds the token unrotated in a live family.
+                // It is the transaction's first statement, so on SQLite it takes the write lock
+                // (waiting for it) before reading anything.
+                let won = sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $2, successor = $3 \
+                     WHERE hash = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM \
+                     refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
+                )
+                .bind(old.as_bytes())
+                .bind(now)
+                .bind(sealed_successor)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+                    == 1;
+                if !won {
+                    tx.rollback().await.map_err(backend)?;
+                    return Ok(Rotation::Lost);
+                }
+                Self::insert_refresh(&mut *tx, next).await?;
+                if let Some(a) = access {
+                    Self::insert_access(&mut *tx, a).await?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(Rotation::Rotated)
+            }
+
+            async fn revoke_family_tx(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+                let _turn = turn(&self.writes).await;
+                let mut tx = self.pool.begin().await.map_err(backend)?;
+                sqlx::query(
+                    "UPDATE refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(family_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE family_id = $1")
+                    .bind(family_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                // JWTs cannot be changed once issued: their jtis join the revocation list.
+                sqlx::query(
+                    "INSERT INTO revoked_jtis (jti, expires_at) SELECT access_jti, access_expires_at \
+                     FROM refresh_tokens WHERE family_id = $1 AND access_expires_at > $2 \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(family_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)
             }
 
             /// One statement for the whole batch; if it fails, each row on its own, so that one
@@ -558,25 +665,8 @@ macro_rules! sql_store {
                 first: &NewRefresh,
                 access: Option<&AccessTokenRow>,
             ) -> Result<(), StoreError> {
-                let _turn = turn(&self.writes).await;
-                let mut tx = self.pool.begin().await.map_err(backend)?;
-                sqlx::query(
-                    "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&f.id)
-                .bind(&f.client_id)
-                .bind(f.user_id.0)
-                .bind(f.created_at)
-                .bind(f.expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                Self::insert_refresh(&mut *tx, first).await?;
-                if let Some(a) = access {
-                    Self::insert_access(&mut *tx, a).await?;
-                }
-                tx.commit().await.map_err(backend)
+                let (this, f, first, access) = (self.clone(), f.clone(), first.clone(), access.cloned());
+                detached(async move { this.start_family_tx(&f, &first, access.as_ref()).await }).await
             }
 
             async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRow>, StoreError> {
@@ -620,64 +710,17 @@ macro_rules! sql_store {
                 next: &NewRefresh,
                 access: Option<&AccessTokenRow>,
             ) -> Result<Rotation, StoreError> {
-                let _turn = turn(&self.writes).await;
-                let mut tx = self.pool.begin().await.map_err(backend)?;
-                // The compare-and-swap: only one caller finds the token unrotated in a live family.
-                // It is the transaction's first statement, so on SQLite it takes the write lock
-                // (waiting for it) before reading anything.
-                let won = sqlx::query(
-                    "UPDATE refresh_tokens SET rotated_at = $2, successor = $3 \
-                     WHERE hash = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM \
-                     refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
-                )
-                .bind(old.as_bytes())
-                .bind(now)
-                .bind(sealed_successor)
-                .execute(&mut *tx)
+                let (this, old, sealed, next, access) =
+                    (self.clone(), *old, sealed_successor.to_vec(), next.clone(), access.cloned());
+                detached(async move {
+                    this.rotate_refresh_tx(&old, now, &sealed, &next, access.as_ref()).await
+                })
                 .await
-                .map_err(backend)?
-                .rows_affected()
-                    == 1;
-                if !won {
-                    tx.rollback().await.map_err(backend)?;
-                    return Ok(Rotation::Lost);
-                }
-                Self::insert_refresh(&mut *tx, next).await?;
-                if let Some(a) = access {
-                    Self::insert_access(&mut *tx, a).await?;
-                }
-                tx.commit().await.map_err(backend)?;
-                Ok(Rotation::Rotated)
             }
 
             async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
-                let _turn = turn(&self.writes).await;
-                let mut tx = self.pool.begin().await.map_err(backend)?;
-                sqlx::query(
-                    "UPDATE refresh_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                )
-                .bind(family_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE family_id = $1")
-                    .bind(family_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                // JWTs cannot be changed once issued: their jtis join the revocation list.
-                sqlx::query(
-                    "INSERT INTO revoked_jtis (jti, expires_at) SELECT access_jti, access_expires_at \
-                     FROM refresh_tokens WHERE family_id = $1 AND access_expires_at > $2 \
-                     ON CONFLICT (jti) DO NOTHING",
-                )
-                .bind(family_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                tx.commit().await.map_err(backend)
+                let (this, family_id) = (self.clone(), family_id.to_owned());
+                detached(async move { this.revoke_family_tx(&family_id, now).await }).await
             }
 
             async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
