@@ -18,6 +18,11 @@ use latchkey_store::Backend;
 
 use crate::config::{Config, Flags};
 
+/// mimalloc instead of glibc's malloc: a token request allocates and frees a few dozen small
+/// strings, and glibc's malloc/free were ~8 % of the server's CPU under load (perf, BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "latchkey",
