@@ -287,6 +287,10 @@ op_introspect() {
   BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" \
     wrk_run "$1" introspect "$2" "$LK_URL/oauth2/introspect" post.lua
 }
+op_introspect_uncached() {
+  BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" \
+    wrk_run "$1" introspect_uncached "$2" "$LK_URL/oauth2/introspect" post.lua
+}
 op_password() {
   # Longer: wrk starts 32 requests at once and stops with up to 32 in flight, and each takes ~1 s
   # here, so a short run undercounts (by ~16 argon2id hashes' work: 4 % of a 15 s run).
@@ -344,6 +348,16 @@ for backend in $BACKENDS; do
     warm "$LK_URL/oauth2/access_token" post.lua
   log "latchkey on $backend (RS512): $REPS rounds of hello, cc_jwt, cc_opaque, introspect, password, refresh"
   run_ops "$backend" "hello cc_jwt cc_opaque introspect password refresh"
+  stop "$LK_PID"
+
+  # 1b. Introspection with the answer cache off (tokens.introspection_cache = 0): every request
+  # reads the token and its user from the database, as when the token is not the same as a moment
+  # ago. `introspect` above asks about one token, as a resource server does on every call.
+  LATCHKEY_TOKENS__INTROSPECTION_CACHE=0 lk_start uncached
+  BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" warm "$LK_URL/oauth2/introspect" post.lua
+  log "latchkey on $backend (introspection cache off): $REPS x introspect_uncached, 1 x hello"
+  run_ops "$backend" "introspect_uncached"
+  op_hello "$backend" uncached
   stop "$LK_PID"
 
   # 2. and 3. A new key at once, on a fresh server instance: EdDSA, then RS256 (the peer's).

@@ -19,7 +19,7 @@ import json
 import statistics
 import sys
 
-ORDER = ["hello", "cc_jwt_RS512", "cc_jwt_EdDSA", "cc_jwt_RS256", "cc_opaque", "introspect", "password", "refresh"]
+ORDER = ["hello", "cc_jwt_RS512", "cc_jwt_EdDSA", "cc_jwt_RS256", "cc_opaque", "introspect", "introspect_uncached", "password", "refresh"]
 # Operation -> (floor name, raw key) for the CPU floor it is a ratio to.
 FLOORS = {
     "cc_jwt_RS512": ("RSA-2048 RS512 sign", "rs512_sign"),
@@ -28,7 +28,9 @@ FLOORS = {
     "password": ("argon2id verify", "argon2id_verify"),
     "refresh": ("RSA-2048 RS512 sign", "rs512_sign"),
 }
-SHARED = {"cc_jwt_RS256", "cc_opaque", "introspect"}
+SHARED = {"cc_jwt_RS256", "cc_opaque", "introspect", "introspect_uncached"}
+# Our operation -> the peer's operation it is compared with.
+PEER_OP = {"introspect_uncached": "introspect"}
 CC_OPS = {"cc_jwt_RS512", "cc_jwt_EdDSA", "cc_jwt_RS256", "cc_opaque"}
 
 
@@ -119,9 +121,10 @@ def main() -> int:
                 total = cpu + (db or 0.0)
                 if total > 0:
                     d["floor_cpu_share"] = round(raw[key + "_cpu_us"] / total, 3)
-            if phase != "peer" and op in SHARED and peer.get(op):
-                d["peer_per_s"] = round(peer[op], 1)
-                d["x_peer"] = round(rps / peer[op], 3)
+            peer_op = PEER_OP.get(op, op)
+            if phase != "peer" and op in SHARED and peer.get(peer_op):
+                d["peer_per_s"] = round(peer[peer_op], 1)
+                d["x_peer"] = round(rps / peer[peer_op], 3)
             if phase != "peer":
                 checks = []
                 if op == "cc_jwt_RS512":

@@ -396,6 +396,24 @@ mod tests {
         let f = write("[tokens]\njwt_lifetime = \"soon\"\n");
         let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
         assert!(err.to_string().contains("jwt_lifetime"), "{err}");
+        let f = write("[tokens]\nintrospection_cache = 61\n");
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("tokens.introspection_cache"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_introspection_cache_defaults_to_two_seconds_and_zero_turns_it_off() {
+        let c = Config::load(None, Flags::default()).unwrap();
+        assert_eq!(
+            c.tokens.introspection_cache_ttl,
+            std::time::Duration::from_secs(2)
+        );
+        let f = write("[tokens]\nintrospection_cache = 0\n");
+        let c = Config::load(Some(f.path()), Flags::default()).unwrap();
+        assert_eq!(c.tokens.introspection_cache_ttl, std::time::Duration::ZERO);
     }
 
     #[test]
