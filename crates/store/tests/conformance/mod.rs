@@ -317,6 +317,111 @@ pub async fn concurrent_rotations_have_one_winner<S: Store + Clone>(s: S) {
     assert_eq!(children, 1, "exactly one successor was stored");
 }
 
+/// Polls `work` once and drops it, as hyper drops a handler whose client disconnected.
+async fn abandon<F: std::future::Future>(work: F) {
+    tokio::select! {
+        biased;
+        _ = work => {}
+        _ = std::future::ready(()) => {}
+    }
+}
+
+/// Waits (boundedly) until `$done` says the abandoned write landed.
+macro_rules! eventually {
+    ($what:expr, $done:expr) => {{
+        let mut landed = false;
+        for _ in 0..200 {
+            if $done {
+                landed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(
+            landed,
+            "{}: the write of a caller that went away never landed",
+            $what
+        );
+    }};
+}
+
+/// A caller that goes away mid-write (a client that disconnects) neither cancels the transaction
+/// halfway nor leaves its connection inside one: the write commits whole, and the store goes on
+/// working (sqlx 0.8.6 returns a connection whose `begin()` was cancelled to the pool inside a
+/// server-side transaction, so every transaction runs in its own task).
+pub async fn abandoned_writes_commit_whole<S: Store>(s: S) {
+    let u = a_user(&s, "frank").await;
+    abandon(s.start_family(
+        &family("f1", u.id, 0),
+        &refresh("r1", "f1", 0),
+        Some(&opaque("a1", u.id, Some("f1"), 0)),
+    ))
+    .await;
+    eventually!(
+        "start_family",
+        s.access_token(&hash("a1")).await.unwrap().is_some()
+    );
+    assert!(s.refresh_token(&hash("r1")).await.unwrap().is_some());
+
+    abandon(s.rotate_refresh(
+        &hash("r1"),
+        5,
+        b"sealed",
+        &refresh("r2", "f1", 5),
+        Some(&opaque("a2", u.id, Some("f1"), 5)),
+    ))
+    .await;
+    eventually!(
+        "rotate_refresh",
+        s.access_token(&hash("a2")).await.unwrap().is_some()
+    );
+    let old = s.refresh_token(&hash("r1")).await.unwrap().unwrap();
+    assert_eq!(
+        old.rotated_at,
+        Some(5),
+        "the rotation committed with its new rows"
+    );
+    assert!(s.refresh_token(&hash("r2")).await.unwrap().is_some());
+
+    abandon(s.insert_access_token(&opaque("a3", u.id, None, 6))).await;
+    eventually!(
+        "insert_access_token",
+        s.access_token(&hash("a3")).await.unwrap().is_some()
+    );
+
+    abandon(s.revoke_family("f1", 7)).await;
+    eventually!(
+        "revoke_family",
+        s.refresh_token(&hash("r2"))
+            .await
+            .unwrap()
+            .unwrap()
+            .family_revoked
+    );
+    assert!(
+        s.access_token(&hash("a2"))
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .revoked
+    );
+
+    // Every pooled connection is still usable, and none runs a stale transaction: a fresh rotation
+    // in another family commits and is seen at once.
+    s.start_family(&family("f2", u.id, 8), &refresh("s1", "f2", 8), None)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let (old, new) = (format!("s{}", i + 1), format!("s{}", i + 2));
+        let rotated = s
+            .rotate_refresh(&hash(&old), 9 + i, b"x", &refresh(&new, "f2", 9 + i), None)
+            .await
+            .unwrap();
+        assert_eq!(rotated, Rotation::Rotated, "rotation {i}");
+    }
+}
+
 pub async fn revoking_a_family_reaches_every_token<S: Store>(s: S) {
     let u = a_user(&s, "erin").await;
     s.start_family(
@@ -450,6 +555,7 @@ macro_rules! suite {
             one_current_key_and_promotion_retires_it,
             rotation_is_a_compare_and_swap,
             concurrent_rotations_have_one_winner,
+            abandoned_writes_commit_whole,
             revoking_a_family_reaches_every_token,
             single_revocations,
             purge_removes_only_what_cannot_matter,
