@@ -274,7 +274,8 @@ pub trait AuthzStore: Send + Sync {
         actor: &str,
         now: i64,
     ) -> Result<u64, StoreError>;
-    /// 0 until the rules are first written; then bumped by every change.
+    /// 0 until the rules are first written; then bumped by every change, and by the creation of
+    /// a staff or superuser account (the staff bypass decides too), in the same transaction.
     async fn authz_version(&self) -> Result<i64, StoreError>;
     /// Usernames and emails of staff and superusers, disabled or not (openedx-authz's
     /// `is_staff_or_superuser` looks users up by either).

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use latchkey_core::admin::UserSpec;
 use latchkey_core::authz::rule::RoleAssignment;
 use latchkey_core::store::Store;
 use latchkey_guard::{AuthzClient, AuthzConfig, CheckError};
@@ -135,7 +136,25 @@ async fn bad_questions_and_bad_credentials_get_no_answer(server: TestServer<impl
     assert!(!format!("{wrong:?}").contains("not-the-secret"));
 }
 
+/// openedx-authz's staff bypass decides too: a staff account created after a guard cached "no" for
+/// it reaches the guard as a policy change (the store moves the version with the new account).
+async fn a_new_staff_account_reaches_a_cached_denial(mut server: TestServer<impl Store>) {
+    server.run_janitor(Duration::from_millis(200));
+    let client = client_of(&server).await;
+    assert!(!client.check("user^newstaff", VIEW, PHYSICS).await.unwrap());
+    server
+        .user_with(UserSpec {
+            username: "newstaff".into(),
+            email: "newstaff@example.org".into(),
+            staff: true,
+            ..UserSpec::default()
+        })
+        .await;
+    eventually(&client, "user^newstaff", true).await;
+}
+
 latchkey_testkit::on_both_backends!(
+    a_new_staff_account_reaches_a_cached_denial,
     answers_are_cached_until_the_feed_says_the_rules_changed,
     a_batch_asks_only_what_is_not_cached,
     bad_questions_and_bad_credentials_get_no_answer,

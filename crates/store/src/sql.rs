@@ -392,10 +392,22 @@ macro_rules! sql_store {
                 .bind(u.is_superuser)
                 .bind(&u.password_hash)
                 .bind(&u.sub)
-                .bind(u.created_at)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(conflict)?;
+                .bind(u.created_at);
+                if !(u.is_staff || u.is_superuser) {
+                    let row = row.fetch_one(&self.pool).await.map_err(conflict)?;
+                    return Self::user(&row).map_err(backend);
+                }
+                // openedx-authz's staff bypass decides too: a new staff account moves the authz
+                // version in the same transaction, so every node and every guard's cache sees it
+                // as a policy change. Not at version 0, which means "never written: seed the
+                // default policy".
+                let mut tx = self.pool.begin().await.map_err(backend)?;
+                let row = row.fetch_one(&mut *tx).await.map_err(conflict)?;
+                sqlx::query("UPDATE authz_state SET version = version + 1 WHERE id = 1 AND version > 0")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                tx.commit().await.map_err(backend)?;
                 Self::user(&row).map_err(backend)
             }
 

@@ -9,8 +9,9 @@
 //!   their usernames and emails, refreshed at every reload; the engine's cache never holds a staff
 //!   answer, so a refresh applies at once.
 //! * The loaded version is also a change feed ([`AuthzService::version_after`]): remote caches
-//!   (the guard's) long-poll it and drop their decisions when it moves. Staff flags are not part
-//!   of the version: a remote cache sees a staff change only when its entries expire (its TTL).
+//!   (the guard's) long-poll it and drop their decisions when it moves. A new staff or superuser
+//!   account moves the version as well (the store bumps it with the account), so remote caches
+//!   learn of it like of a rule change.
 //! * A database whose rules were never written (version 0) gets openedx-authz's default policy,
 //!   its `p` and `g2` lines, so the roles work out of the box.
 //!
@@ -173,13 +174,13 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
     /// they were loaded here. `Ok(true)` when it rebuilt.
     pub async fn reload_if_changed(&self, now: i64) -> Result<bool, AuthzServiceError> {
         let _sync = self.sync.lock().await;
-        self.refresh_staff().await?;
         let mut version = self.store.authz_version().await?;
         if version == 0 && self.settings.default_policy {
             self.seed(now).await?;
             version = self.store.authz_version().await?;
         }
         if version == self.read().version {
+            self.refresh_staff().await?;
             return Ok(false);
         }
         self.rebuild().await?;
@@ -378,11 +379,13 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
         Ok(changed)
     }
 
-    /// Reads the version, then the rules (so a change in between only causes another rebuild
-    /// later, never a stale engine labelled new), builds the engine off the async threads, swaps.
+    /// Reads the version, then the rules and the staff set (so a change in between only causes
+    /// another rebuild later, never a stale engine or staff set labelled new: a new staff account
+    /// moves the version too), builds the engine off the async threads, swaps.
     async fn rebuild(&self) -> Result<(), AuthzServiceError> {
         let version = self.store.authz_version().await?;
         let rows = self.store.authz_rules().await?;
+        self.refresh_staff().await?;
         let model = self.model.clone();
         let settings = self.settings;
         let staff = self.staff.clone();

@@ -142,3 +142,35 @@ pub async fn staff_keys_name_staff_and_superusers<S: Store>(s: S) {
         "disabled superusers count, as upstream's check ignores is_active"
     );
 }
+
+pub async fn staff_accounts_move_the_authz_version<S: Store>(s: S) {
+    let mut early = user_row("early", "early@example.org");
+    early.is_staff = true;
+    s.insert_user(&early).await.unwrap();
+    assert_eq!(
+        s.authz_version().await.unwrap(),
+        0,
+        "version 0 still means: seed the default policy"
+    );
+    s.add_authz_rules(&[assignment("a", "r", "lib^x")], "t", 1)
+        .await
+        .unwrap();
+    let v = s.authz_version().await.unwrap();
+    a_user(&s, "plain").await;
+    assert_eq!(
+        s.authz_version().await.unwrap(),
+        v,
+        "a plain account is no policy change"
+    );
+    let mut staff = user_row("staffer", "staffer@example.org");
+    staff.is_staff = true;
+    s.insert_user(&staff).await.unwrap();
+    assert_eq!(s.authz_version().await.unwrap(), v + 1);
+    let mut root = user_row("root", "root@example.org");
+    root.is_superuser = true;
+    s.insert_user(&root).await.unwrap();
+    assert_eq!(s.authz_version().await.unwrap(), v + 2);
+    // A refused insert changes nothing.
+    assert!(s.insert_user(&root).await.is_err());
+    assert_eq!(s.authz_version().await.unwrap(), v + 2);
+}

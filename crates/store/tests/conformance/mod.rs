@@ -564,6 +564,7 @@ macro_rules! suite {
             every_rule_change_is_audited,
             large_rule_sets_are_written_in_one_call,
             staff_keys_name_staff_and_superusers,
+            staff_accounts_move_the_authz_version,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
