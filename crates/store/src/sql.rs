@@ -217,21 +217,7 @@ macro_rules! sql_store {
                 rows: &[AccessTokenRow],
             ) -> Vec<Result<(), StoreError>> {
                 if rows.len() > 1 {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, \
-                         issued_at, expires_at, family_id, revoked) ",
-                    );
-                    insert.push_values(rows, |mut b, a| {
-                        b.push_bind(a.hash.as_bytes().to_vec())
-                            .push_bind(a.jti.clone())
-                            .push_bind(a.client_id.clone())
-                            .push_bind(a.user_id.0)
-                            .push_bind(join(&a.scopes))
-                            .push_bind(a.issued_at)
-                            .push_bind(a.expires_at)
-                            .push_bind(a.family_id.clone())
-                            .push_bind(a.revoked);
-                    });
+                    let mut insert = Self::access_insert(rows);
                     if insert.build().execute(pool).await.is_ok() {
                         return rows.iter().map(|_| Ok(())).collect();
                     }
@@ -320,26 +306,35 @@ macro_rules! sql_store {
                 rows.iter().map(Self::client).collect()
             }
 
+            /// The `INSERT` of these access-token rows, one statement for them all.
+            fn access_insert(rows: &[AccessTokenRow]) -> sqlx::QueryBuilder<'_, $db> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, \
+                     expires_at, family_id, revoked) ",
+                );
+                insert.push_values(rows, |mut b, a| {
+                    b.push_bind(a.hash.as_bytes())
+                        .push_bind(a.jti.as_str())
+                        .push_bind(a.client_id.as_str())
+                        .push_bind(a.user_id.0)
+                        .push_bind(join(&a.scopes))
+                        .push_bind(a.issued_at)
+                        .push_bind(a.expires_at)
+                        .push_bind(a.family_id.as_deref())
+                        .push_bind(a.revoked);
+                });
+                insert
+            }
+
             async fn insert_access(
                 ex: impl sqlx::Executor<'_, Database = $db>,
                 a: &AccessTokenRow,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, \
-                     expires_at, family_id, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(a.hash.as_bytes())
-                .bind(&a.jti)
-                .bind(&a.client_id)
-                .bind(a.user_id.0)
-                .bind(join(&a.scopes))
-                .bind(a.issued_at)
-                .bind(a.expires_at)
-                .bind(&a.family_id)
-                .bind(a.revoked)
-                .execute(ex)
-                .await
-                .map_err(backend)?;
+                Self::access_insert(std::slice::from_ref(a))
+                    .build()
+                    .execute(ex)
+                    .await
+                    .map_err(backend)?;
                 Ok(())
             }
 
