@@ -19,7 +19,7 @@ use latchkey_store::Backend;
 use crate::config::{Config, Flags};
 
 /// mimalloc instead of glibc's malloc: a token request allocates and frees a few dozen small
-/// strings, and glibc's malloc/free were ~8 % of the server's CPU under load (perf, BENCHMARKS.md).
+/// strings, and glibc's malloc/free were about 9 % of the server's CPU under load (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
