@@ -9,9 +9,10 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use latchkey_core::authz::AuthzSettings;
-use latchkey_core::password::PasswordParams;
+use latchkey_core::password::{PasswordParams, DEFAULT_QUEUE_PER_THREAD};
 use latchkey_core::throttle::ThrottleSettings;
 use latchkey_core::tokens::TokenSettings;
+use latchkey_server::{Cidr, ForwardedHeader, TrustedProxies};
 use serde::Deserialize;
 
 /// The configuration as written: every field optional, unknown keys refused.
@@ -22,7 +23,7 @@ pub struct RawConfig {
     pub listen: Option<String>,
     pub issuer: Option<String>,
     /// 64 hex characters; overrides `key_file`. Every node of one installation needs the same key.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Redacted>,
     pub key_file: Option<PathBuf>,
     pub log: Option<String>,
     pub scopes: Option<Vec<String>>,
@@ -36,6 +37,38 @@ pub struct RawConfig {
     pub janitor: RawJanitor,
     #[serde(default)]
     pub authz: RawAuthz,
+    #[serde(default)]
+    pub proxy: RawProxy,
+}
+
+/// A setting's text that `Debug` never shows (the master secret).
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The installation's master secret as configured; `Debug` never shows it.
+#[derive(Clone, Copy)]
+pub struct MasterKey(pub [u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    /// Address blocks of the reverse proxies whose forwarding header names the client.
+    pub trusted: Option<Vec<String>>,
+    /// `x-forwarded-for` (the default) or `forwarded` (RFC 7239).
+    pub header: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -57,6 +90,7 @@ pub struct RawPasswords {
     pub memory_kib: Option<u32>,
     pub iterations: Option<u32>,
     pub parallelism: Option<u32>,
+    pub queue_per_core: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -65,6 +99,8 @@ pub struct RawThrottle {
     pub account_failures: Option<u32>,
     pub ip_failures: Option<u32>,
     pub window_secs: Option<i64>,
+    pub ip_in_flight: Option<u32>,
+    pub max_tracked: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -96,13 +132,15 @@ pub struct Flags {
 pub struct Config {
     pub database_url: String,
     pub listen: SocketAddr,
-    pub secret_key: Option<[u8; 32]>,
+    pub secret_key: Option<MasterKey>,
     pub key_file: PathBuf,
     pub log: String,
     pub extra_scopes: Vec<String>,
     pub tokens: TokenSettings,
     pub passwords: PasswordParams,
+    pub hashing_queue_per_thread: usize,
     pub throttle: ThrottleSettings,
+    pub proxies: TrustedProxies,
     pub janitor_interval: Duration,
     pub janitor_batch: u32,
     pub authz: AuthzSettings,
@@ -141,6 +179,7 @@ const ENV_KEYS: &[&str] = &[
     "throttle",
     "janitor",
     "authz",
+    "proxy",
 ];
 
 impl Config {
@@ -234,11 +273,13 @@ impl TryFrom<RawConfig> for Config {
         }
         let secret_key = match raw.secret_key {
             None => None,
-            Some(hex_key) => Some(parse_key(&hex_key).ok_or(ConfigError::Invalid {
-                name: "secret_key",
-                value: "<redacted>".into(),
-                allowed: "64 hexadecimal characters (32 bytes)",
-            })?),
+            Some(Redacted(hex_key)) => Some(MasterKey(parse_key(&hex_key).ok_or(
+                ConfigError::Invalid {
+                    name: "secret_key",
+                    value: "<redacted>".into(),
+                    allowed: "64 hexadecimal characters (32 bytes)",
+                },
+            )?)),
         };
         let t = raw.tokens;
         let defaults = TokenSettings::default();
@@ -303,12 +344,56 @@ impl TryFrom<RawConfig> for Config {
                 allowed: "memory_kib >= 8 x parallelism and iterations >= 1",
             });
         }
+        let hashing_queue_per_thread = ranged(
+            "passwords.queue_per_core",
+            p.queue_per_core,
+            DEFAULT_QUEUE_PER_THREAD,
+            1..=4096,
+            "a number of waiting password checks per core from 1 to 4096",
+        )?;
         let th = raw.throttle;
         let td = ThrottleSettings::default();
         let throttle = ThrottleSettings {
             account_failures: th.account_failures.unwrap_or(td.account_failures),
             ip_failures: th.ip_failures.unwrap_or(td.ip_failures),
             window_secs: lifetime("throttle.window_secs", th.window_secs, td.window_secs)?,
+            ip_in_flight: ranged(
+                "throttle.ip_in_flight",
+                th.ip_in_flight,
+                td.ip_in_flight,
+                1..=10_000,
+                "a number of sign-ins in flight per client address from 1 to 10000",
+            )?,
+            max_tracked: ranged(
+                "throttle.max_tracked",
+                th.max_tracked,
+                td.max_tracked,
+                100..=100_000_000,
+                "a number of tracked accounts or addresses from 100 to 100000000",
+            )?,
+        };
+        let proxies = TrustedProxies {
+            proxies: raw
+                .proxy
+                .trusted
+                .unwrap_or_default()
+                .iter()
+                .map(|block| {
+                    block.parse::<Cidr>().map_err(|_| ConfigError::Invalid {
+                        name: "proxy.trusted",
+                        value: block.clone(),
+                        allowed: "address blocks like 10.0.0.0/8, fd00::/8 or 192.0.2.7",
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            header: match raw.proxy.header {
+                None => ForwardedHeader::default(),
+                Some(h) => h.parse().map_err(|_| ConfigError::Invalid {
+                    name: "proxy.header",
+                    value: h,
+                    allowed: "x-forwarded-for or forwarded",
+                })?,
+            },
         };
         let interval = raw.janitor.interval_secs.unwrap_or(60);
         if interval == 0 {
@@ -335,11 +420,31 @@ impl TryFrom<RawConfig> for Config {
             extra_scopes: raw.scopes.unwrap_or_default(),
             tokens,
             passwords,
+            hashing_queue_per_thread,
             throttle,
+            proxies,
             janitor_interval: Duration::from_secs(interval),
             janitor_batch: raw.janitor.batch.unwrap_or(1000).max(1),
             authz,
         })
+    }
+}
+
+fn ranged<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &'static str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    allowed: &'static str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if range.contains(&v) => Ok(v),
+        Some(v) => Err(ConfigError::Invalid {
+            name,
+            value: v.to_string(),
+            allowed,
+        }),
     }
 }
 
@@ -414,6 +519,64 @@ mod tests {
         let f = write("[tokens]\nintrospection_cache = 0\n");
         let c = Config::load(Some(f.path()), Flags::default()).unwrap();
         assert_eq!(c.tokens.introspection_cache_ttl, std::time::Duration::ZERO);
+    }
+
+    #[test]
+    fn debug_never_shows_the_master_secret() {
+        let key = "ab".repeat(32);
+        let f = write(&format!("secret_key = \"{key}\"\n"));
+        let c = Config::load(Some(f.path()), Flags::default()).unwrap();
+        assert!(c.secret_key.is_some());
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains(&key) && !shown.contains("171, 171"),
+            "{shown}"
+        );
+        let raw: RawConfig = toml_raw(&format!("secret_key = \"{key}\"\n"));
+        assert!(!format!("{raw:?}").contains(&key));
+    }
+
+    fn toml_raw(text: &str) -> RawConfig {
+        Figment::new().merge(Toml::string(text)).extract().unwrap()
+    }
+
+    #[test]
+    fn trusted_proxies_and_their_header_are_read_and_checked() {
+        let f =
+            write("[proxy]\ntrusted = [\"10.0.0.0/8\", \"fd00::/8\"]\nheader = \"forwarded\"\n");
+        let c = Config::load(Some(f.path()), Flags::default()).unwrap();
+        assert_eq!(c.proxies.proxies.len(), 2);
+        assert_eq!(c.proxies.header, ForwardedHeader::Forwarded);
+        let f = write("[proxy]\ntrusted = [\"10.0.0.0/40\"]\n");
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
+        assert!(err.to_string().contains("proxy.trusted"), "{err}");
+        let f = write("[proxy]\nheader = \"x-real-ip\"\n");
+        let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
+        assert!(err.to_string().contains("proxy.header"), "{err}");
+        let none = Config::load(None, Flags::default()).unwrap();
+        assert!(none.proxies.proxies.is_empty());
+    }
+
+    #[test]
+    fn the_hashing_queue_and_in_flight_cap_are_bounded_settings() {
+        let c = Config::load(None, Flags::default()).unwrap();
+        assert_eq!(c.hashing_queue_per_thread, DEFAULT_QUEUE_PER_THREAD);
+        assert_eq!(
+            c.throttle.ip_in_flight,
+            ThrottleSettings::default().ip_in_flight
+        );
+        for (text, name) in [
+            (
+                "[passwords]\nqueue_per_core = 0\n",
+                "passwords.queue_per_core",
+            ),
+            ("[throttle]\nip_in_flight = 0\n", "throttle.ip_in_flight"),
+            ("[throttle]\nmax_tracked = 5\n", "throttle.max_tracked"),
+        ] {
+            let f = write(text);
+            let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -9,10 +9,11 @@ use latchkey_server::services::{self, ServiceSettings, Services};
 use crate::config::Config;
 
 pub async fn build<S: Store>(config: &Config, store: Arc<S>) -> anyhow::Result<Services<S>> {
-    let secrets = crate::secrets::load(config.secret_key, &config.key_file)?;
+    let secrets = crate::secrets::load(config.secret_key.map(|k| k.0), &config.key_file)?;
     let settings = ServiceSettings {
         tokens: config.tokens.clone(),
         passwords: config.passwords,
+        hashing_queue_per_thread: config.hashing_queue_per_thread,
         throttle: config.throttle,
         extra_scopes: config.extra_scopes.clone(),
         authz: config.authz,

@@ -27,6 +27,8 @@ impl ClientCredentials {
         let body_secret = body_secret.filter(|s| !s.is_empty());
         match basic {
             Some((id, secret)) => {
+                // `Basic base64("id:")` carries no secret, as an empty `client_secret` carries none.
+                let secret = Some(secret).filter(|s| !s.expose().is_empty());
                 if body_secret.is_some() {
                     return Err(GrantError::InvalidRequest(
                         "client authenticated by both HTTP Basic and the request body".into(),
@@ -39,7 +41,7 @@ impl ClientCredentials {
                 }
                 Ok(ClientCredentials {
                     client_id: id,
-                    secret: Some(secret),
+                    secret,
                 })
             }
             None => match body_id {
@@ -129,9 +131,11 @@ pub fn verify_client(
 ) -> Result<AuthenticatedClient, GrantError> {
     match (&client.kind, &creds.secret) {
         (ClientKind::Public, None) => Ok(AuthenticatedClient(client)),
-        (ClientKind::Public, Some(_)) => Err(GrantError::InvalidClient(
-            "a public client must not send a client secret",
-        )),
+        // Said as for an unknown client: a distinct answer would confirm that the id exists and
+        // is public.
+        (ClientKind::Public, Some(_)) => {
+            Err(GrantError::InvalidClient("client authentication failed"))
+        }
         (ClientKind::Confidential { secret_hash }, Some(secret))
             if hasher.matches(secret.expose(), secret_hash) =>
         {
@@ -140,5 +144,21 @@ pub fn verify_client(
         (ClientKind::Confidential { .. }, _) => {
             Err(GrantError::InvalidClient("client authentication failed"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_secret_is_no_secret_in_basic_as_in_the_body() {
+        let basic =
+            ClientCredentials::from_parts(Some(("app".into(), Secret::new(""))), None, None)
+                .unwrap();
+        let body =
+            ClientCredentials::from_parts(None, Some("app".into()), Some(String::new())).unwrap();
+        assert!(basic.secret.is_none() && body.secret.is_none());
+        assert_eq!(basic.client_id, body.client_id);
     }
 }

@@ -6,6 +6,7 @@ use latchkey_proto::ErrorCode;
 use crate::keys::KeyError;
 use crate::password::PasswordError;
 use crate::scope::ScopeError;
+use crate::signin::SignInError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +23,11 @@ pub enum GrantError {
     UnsupportedGrantType(String),
     #[error(transparent)]
     InvalidScope(#[from] ScopeError),
-    #[error("too many failed sign-in attempts; retry in {retry_after} seconds")]
+    #[error("too many sign-in attempts; retry in {retry_after} seconds")]
     Throttled { retry_after: i64 },
+    /// The server has more password checks queued than it will take on; nothing was checked.
+    #[error("the server is busy; retry in {retry_after} seconds")]
+    Unavailable { retry_after: i64 },
     /// Never shown to clients beyond "internal error"; the source says what broke.
     #[error("internal error")]
     Internal(#[source] InternalError),
@@ -69,6 +73,17 @@ impl From<PasswordError> for GrantError {
     }
 }
 
+impl From<SignInError> for GrantError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::BadCredentials => GrantError::InvalidGrant("invalid username or password"),
+            SignInError::Throttled { retry_after } => GrantError::Throttled { retry_after },
+            SignInError::Busy { retry_after } => GrantError::Unavailable { retry_after },
+            SignInError::Internal(e) => GrantError::Internal(e),
+        }
+    }
+}
+
 impl GrantError {
     /// The RFC 6749 §5.2 `error` value.
     pub fn code(&self) -> ErrorCode {
@@ -79,7 +94,9 @@ impl GrantError {
             GrantError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             GrantError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
             GrantError::InvalidScope(_) => ErrorCode::InvalidScope,
-            GrantError::Throttled { .. } => ErrorCode::TemporarilyUnavailable,
+            GrantError::Throttled { .. } | GrantError::Unavailable { .. } => {
+                ErrorCode::TemporarilyUnavailable
+            }
             GrantError::Internal(_) => ErrorCode::ServerError,
         }
     }

@@ -83,6 +83,18 @@ impl SecretHasher {
         TokenHash(out)
     }
 
+    /// A 32-byte key for `purpose`, derived from `value` under the server key: whoever holds
+    /// `value` alone (say, an old token found with a database dump) cannot derive it.
+    pub fn derive_key(&self, purpose: &str, value: &str) -> Zeroizing<[u8; 32]> {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(purpose.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(value.as_bytes());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
     /// Does `presented` hash to `stored`? Compared in constant time.
     pub fn matches(&self, presented: &str, stored: &TokenHash) -> bool {
         self.hash(presented).ct_eq(stored)

@@ -68,6 +68,16 @@ pub trait UserStore: Send + Sync {
         new: &str,
     ) -> Result<bool, StoreError>;
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// How many users have a password, how many of those hashes are Django's, and one Django
+    /// hash's iteration count: what a decoy for an unknown login should cost.
+    async fn password_mix(&self) -> Result<PasswordMix, StoreError>;
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PasswordMix {
+    pub with_password: u64,
+    pub django: u64,
+    pub django_iterations: Option<u32>,
 }
 
 #[async_trait]
@@ -234,6 +244,9 @@ pub trait TokenStore: Send + Sync {
     /// Marks a JWT revoked until it would have expired anyway.
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Forgets the sealed successor pairs of at most `batch` tokens rotated before `rotated_before`
+    /// (their grace window is over); returns how many.
+    async fn clear_successors(&self, rotated_before: i64, batch: u32) -> Result<u64, StoreError>;
     /// Removes at most `batch` rows of each kind that can no longer matter at `now`.
     async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError>;
 }

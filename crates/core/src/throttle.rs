@@ -1,20 +1,30 @@
-//! Brute-force protection for the password grant: a fixed window of failed attempts per account
-//! and per client IP. Over either limit, attempts are refused without checking the password (so the
-//! refusal costs nothing) until the window ends.
+//! Brute-force protection for password sign-in: a fixed window of attempts per account and per
+//! client network, and a cap on one network's sign-ins in flight.
+//!
+//! An attempt is *reserved* before the password is checked and given back only if it succeeds, so
+//! requests already in flight count: sixty parallel guesses against a limit of ten reach the
+//! password hash ten times, not sixty. Over either limit, attempts are refused without checking the
+//! password (so the refusal costs nothing) until the window ends.
 //!
 //! The counters live in this process. On several nodes each node counts on its own, which bounds an
-//! attacker to `nodes × limit` guesses per window; a shared counter is a later step.
+//! attacker to `nodes × limit` guesses per window.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::user::UserId;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottleSettings {
     pub account_failures: u32,
     pub ip_failures: u32,
     pub window_secs: i64,
+    /// Password sign-ins one client network may have in flight at once.
+    pub ip_in_flight: u32,
+    /// Keys each counter tracks at most; past it, the oldest keys that are not locked go first.
+    pub max_tracked: usize,
 }
 
 impl Default for ThrottleSettings {
@@ -23,106 +33,265 @@ impl Default for ThrottleSettings {
             account_failures: 10,
             ip_failures: 100,
             window_secs: 300,
+            ip_in_flight: 8,
+            max_tracked: 100_000,
         }
     }
 }
 
-/// Past this many tracked keys, windows that have ended are dropped, then the oldest ones.
-const MAX_TRACKED: usize = 100_000;
+/// The account an attempt is counted against: the user when the login names one (so a user's
+/// username and email share one bucket), else the login as typed, normalised.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AccountKey {
+    User(UserId),
+    Unknown(String),
+}
+
+impl AccountKey {
+    pub fn unknown(login: &str) -> Self {
+        AccountKey::Unknown(login.trim().to_lowercase())
+    }
+}
+
+/// The client network an attempt is counted against: an IPv4 address, or the /64 of an IPv6 one
+/// (one subscriber usually holds a whole /64, so counting single IPv6 addresses counts nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Network(IpAddr);
+
+impl From<IpAddr> for Network {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Network(ip),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Network(IpAddr::V4(v4)),
+                None => {
+                    let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                    Network(IpAddr::V6(bits.into()))
+                }
+            },
+        }
+    }
+}
 
 #[derive(Clone, Copy)]
 struct Window {
     started: i64,
-    failures: u32,
+    attempts: u32,
 }
 
 struct Counter<K> {
     limit: u32,
+    window: i64,
+    max_tracked: usize,
     windows: Mutex<HashMap<K, Window>>,
 }
 
 impl<K: Eq + Hash + Clone> Counter<K> {
-    fn new(limit: u32) -> Self {
+    fn new(limit: u32, window: i64, max_tracked: usize) -> Self {
         Counter {
             limit,
+            window,
+            max_tracked: max_tracked.max(1),
             windows: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Seconds until `key` may try again, if it is over its limit.
-    fn blocked_for(&self, key: &K, now: i64, window: i64) -> Option<i64> {
-        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let w = windows.get(key)?;
-        let ends = w.started + window;
-        (w.failures >= self.limit && now < ends).then_some(ends - now)
-    }
-
-    fn fail(&self, key: K, now: i64, window: i64) {
+    /// Takes one attempt for `key`, or says in how many seconds it may try again.
+    fn reserve(&self, key: &K, now: i64) -> Result<(), i64> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() >= MAX_TRACKED {
-            windows.retain(|_, w| now < w.started + window);
-            if windows.len() >= MAX_TRACKED {
-                windows.clear();
-            }
+        if !windows.contains_key(key) && windows.len() >= self.max_tracked {
+            self.make_room(&mut windows, now);
         }
-        let w = windows.entry(key).or_insert(Window {
+        let w = windows.entry(key.clone()).or_insert(Window {
             started: now,
-            failures: 0,
+            attempts: 0,
         });
-        if now >= w.started + window {
+        if now >= w.started + self.window {
             *w = Window {
                 started: now,
-                failures: 0,
+                attempts: 0,
             };
         }
-        w.failures = w.failures.saturating_add(1);
+        if w.attempts >= self.limit {
+            return Err(w.started + self.window - now);
+        }
+        w.attempts += 1;
+        Ok(())
     }
 
-    fn clear(&self, key: &K) {
+    /// Gives one attempt back (a success, or a refusal by the other counter).
+    fn give_back(&self, key: &K) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = windows.get_mut(key) {
+            w.attempts = w.attempts.saturating_sub(1);
+        }
+    }
+
+    fn forget(&self, key: &K) {
         self.windows
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
     }
+
+    /// Ended windows go first, then the oldest keys that are not locked out: a full table must not
+    /// unlock anyone. Only a table of nothing but lockouts gives up its oldest ones, since memory
+    /// must stay bounded whatever an attacker sends. A tenth is freed at once, so that the sort is
+    /// paid once per many insertions.
+    fn make_room(&self, windows: &mut HashMap<K, Window>, now: i64) {
+        windows.retain(|_, w| now < w.started + self.window);
+        let target = self.max_tracked - self.max_tracked / 10 - 1;
+        if windows.len() <= target {
+            return;
+        }
+        let mut by_age: Vec<(bool, i64, K)> = windows
+            .iter()
+            .map(|(k, w)| (w.attempts >= self.limit, w.started, k.clone()))
+            .collect();
+        // Unlocked before locked, oldest first within each.
+        by_age.sort_unstable_by_key(|(locked, started, _)| (*locked, *started));
+        let excess = windows.len() - target;
+        if by_age.get(excess - 1).is_some_and(|(locked, _, _)| *locked) {
+            tracing::warn!(
+                tracked = windows.len(),
+                "sign-in throttle is full of lockouts; forgetting the oldest"
+            );
+        }
+        for (_, _, key) in by_age.into_iter().take(excess) {
+            windows.remove(&key);
+        }
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.windows.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Sign-ins in flight per network.
+struct InFlight {
+    cap: u32,
+    counts: Mutex<HashMap<Network, u32>>,
 }
 
 pub struct Throttle {
-    window: i64,
-    accounts: Counter<String>,
-    ips: Counter<IpAddr>,
+    accounts: Counter<AccountKey>,
+    networks: Counter<Network>,
+    in_flight: InFlight,
+}
+
+/// Why an attempt was refused before its password was looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account or the network used up its attempts; retry after this many seconds.
+    Locked { retry_after: i64 },
+    /// The network already has its share of sign-ins in flight.
+    Busy,
 }
 
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Self {
+        let window = settings.window_secs;
         Throttle {
-            window: settings.window_secs,
-            accounts: Counter::new(settings.account_failures),
-            ips: Counter::new(settings.ip_failures),
+            accounts: Counter::new(settings.account_failures, window, settings.max_tracked),
+            networks: Counter::new(settings.ip_failures, window, settings.max_tracked),
+            in_flight: InFlight {
+                cap: settings.ip_in_flight.max(1),
+                counts: Mutex::new(HashMap::new()),
+            },
         }
     }
 
-    /// `Err(retry_after_secs)` when the account or the IP is over its limit.
-    pub fn check(&self, account: &str, ip: Option<IpAddr>, now: i64) -> Result<(), i64> {
-        let by_account = self
-            .accounts
-            .blocked_for(&account.to_lowercase(), now, self.window);
-        let by_ip = ip.and_then(|ip| self.ips.blocked_for(&ip, now, self.window));
-        match by_account.max(by_ip) {
-            Some(secs) => Err(secs),
-            None => Ok(()),
+    /// Holds one of the network's in-flight slots until the returned guard is dropped.
+    pub fn enter(&self, ip: Option<IpAddr>) -> Result<Slot<'_>, Refusal> {
+        let network = ip.map(Network::from);
+        if let Some(network) = network {
+            let mut counts = self
+                .in_flight
+                .counts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let n = counts.entry(network).or_insert(0);
+            if *n >= self.in_flight.cap {
+                return Err(Refusal::Busy);
+            }
+            *n += 1;
         }
+        Ok(Slot {
+            throttle: self,
+            network,
+        })
     }
 
-    pub fn failed(&self, account: &str, ip: Option<IpAddr>, now: i64) {
-        self.accounts.fail(account.to_lowercase(), now, self.window);
-        if let Some(ip) = ip {
-            self.ips.fail(ip, now, self.window);
+    /// Reserves one attempt against the network and the account. Dropping the [`Attempt`] keeps it
+    /// counted (a failure, or a request that went away); [`Attempt::succeeded`] gives it back.
+    pub fn reserve(
+        &self,
+        account: AccountKey,
+        ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Attempt<'_>, Refusal> {
+        let network = ip.map(Network::from);
+        if let Some(network) = &network {
+            self.networks
+                .reserve(network, now)
+                .map_err(|retry_after| Refusal::Locked { retry_after })?;
+        }
+        if let Err(retry_after) = self.accounts.reserve(&account, now) {
+            // Refused for the account: the network's attempt never reached a password.
+            if let Some(network) = &network {
+                self.networks.give_back(network);
+            }
+            return Err(Refusal::Locked { retry_after });
+        }
+        Ok(Attempt {
+            throttle: self,
+            account,
+            network,
+        })
+    }
+}
+
+/// An in-flight slot of one network; freed on drop.
+pub struct Slot<'a> {
+    throttle: &'a Throttle,
+    network: Option<Network>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let Some(network) = self.network else { return };
+        let mut counts = self
+            .throttle
+            .in_flight
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&network) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&network);
+            }
         }
     }
+}
 
-    /// A successful sign-in forgives the account's failures (not the IP's).
-    pub fn succeeded(&self, account: &str) {
-        self.accounts.clear(&account.to_lowercase());
+/// A reserved attempt; counted as failed unless [`Attempt::succeeded`] is called.
+#[must_use]
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    account: AccountKey,
+    network: Option<Network>,
+}
+
+impl Attempt<'_> {
+    /// A success forgives the account's failures and gives the network its attempt back (not the
+    /// network's other failures).
+    pub fn succeeded(self) {
+        self.throttle.accounts.forget(&self.account);
+        if let Some(network) = &self.network {
+            self.throttle.networks.give_back(network);
+        }
     }
 }
 
@@ -135,34 +304,161 @@ mod tests {
             account_failures: 3,
             ip_failures: 5,
             window_secs: 60,
+            ip_in_flight: 2,
+            max_tracked: 100,
         })
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
     }
 
     #[test]
     fn an_account_is_blocked_after_its_limit_until_the_window_ends() {
         let t = throttle();
         for _ in 0..3 {
-            assert!(t.check("Alice", None, 100).is_ok());
-            t.failed("Alice", None, 100);
+            drop(t.reserve(AccountKey::unknown("Alice"), None, 100).unwrap());
         }
-        assert_eq!(t.check("alice", None, 110), Err(50));
-        assert!(t.check("bob", None, 110).is_ok());
-        assert!(t.check("alice", None, 160).is_ok());
+        let refused = t.reserve(AccountKey::unknown("alice "), None, 110).err();
+        assert_eq!(refused, Some(Refusal::Locked { retry_after: 50 }));
+        assert!(t.reserve(AccountKey::unknown("bob"), None, 110).is_ok());
+        assert!(t.reserve(AccountKey::unknown("alice"), None, 160).is_ok());
+    }
+
+    /// Reservations are taken before any password is checked, so attempts that are all in flight
+    /// at once still count: the fourth is refused while none of the first three has finished.
+    #[test]
+    fn attempts_in_flight_count_against_the_limit() {
+        let t = throttle();
+        let held: Vec<_> = (0..3)
+            .map(|_| t.reserve(AccountKey::User(UserId(7)), None, 0).unwrap())
+            .collect();
+        assert!(t.reserve(AccountKey::User(UserId(7)), None, 0).is_err());
+        drop(held);
     }
 
     #[test]
-    fn an_ip_is_blocked_across_accounts_and_success_forgives_only_the_account() {
+    fn many_threads_together_never_pass_the_limit() {
         let t = throttle();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        for i in 0..5 {
-            t.failed(&format!("user{i}"), Some(ip), 0);
+        let passed = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        if let Ok(attempt) = t.reserve(AccountKey::User(UserId(1)), None, 0) {
+                            passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            drop(attempt);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(passed.into_inner(), 3);
+    }
+
+    #[test]
+    fn a_network_is_blocked_across_accounts_and_success_gives_back_only_its_own_attempt() {
+        let t = throttle();
+        for i in 0..4 {
+            drop(t.reserve(AccountKey::unknown(&format!("u{i}")), ip("10.0.0.1"), 0));
         }
-        assert_eq!(t.check("someone-else", Some(ip), 1), Err(59));
-        assert!(t.check("someone-else", None, 1).is_ok());
-        t.failed("carol", None, 0);
-        t.failed("carol", None, 0);
-        t.failed("carol", None, 0);
-        t.succeeded("carol");
-        assert!(t.check("carol", None, 1).is_ok());
+        t.reserve(AccountKey::unknown("carol"), ip("10.0.0.1"), 0)
+            .unwrap()
+            .succeeded();
+        // Four failures stand; the success took nothing away from them.
+        drop(
+            t.reserve(AccountKey::unknown("dave"), ip("10.0.0.1"), 0)
+                .unwrap(),
+        );
+        let refused = t
+            .reserve(AccountKey::unknown("erin"), ip("10.0.0.1"), 1)
+            .err();
+        assert_eq!(refused, Some(Refusal::Locked { retry_after: 59 }));
+        assert!(t.reserve(AccountKey::unknown("erin"), None, 1).is_ok());
+    }
+
+    #[test]
+    fn success_forgives_the_account() {
+        let t = throttle();
+        for _ in 0..2 {
+            drop(t.reserve(AccountKey::User(UserId(3)), None, 0).unwrap());
+        }
+        t.reserve(AccountKey::User(UserId(3)), None, 0)
+            .unwrap()
+            .succeeded();
+        for _ in 0..3 {
+            drop(t.reserve(AccountKey::User(UserId(3)), None, 0).unwrap());
+        }
+    }
+
+    #[test]
+    fn an_account_refusal_does_not_use_up_the_networks_attempts() {
+        let t = throttle();
+        for _ in 0..3 {
+            drop(
+                t.reserve(AccountKey::unknown("x"), ip("10.0.0.2"), 0)
+                    .unwrap(),
+            );
+        }
+        for _ in 0..10 {
+            assert!(t
+                .reserve(AccountKey::unknown("x"), ip("10.0.0.2"), 0)
+                .is_err());
+        }
+        // 3 of the network's 5 are used: two more accounts may still try.
+        drop(
+            t.reserve(AccountKey::unknown("y"), ip("10.0.0.2"), 0)
+                .unwrap(),
+        );
+        drop(
+            t.reserve(AccountKey::unknown("z"), ip("10.0.0.2"), 0)
+                .unwrap(),
+        );
+        assert!(t
+            .reserve(AccountKey::unknown("w"), ip("10.0.0.2"), 0)
+            .is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let t = throttle();
+        for i in 0..5 {
+            let addr = format!("2001:db8:1:2::{i:x}");
+            drop(t.reserve(AccountKey::unknown(&format!("u{i}")), ip(&addr), 0));
+        }
+        let next = t.reserve(AccountKey::unknown("v"), ip("2001:db8:1:2:ffff::1"), 0);
+        assert!(next.is_err());
+        assert!(t
+            .reserve(AccountKey::unknown("v"), ip("2001:db8:1:3::1"), 0)
+            .is_ok());
+        assert_eq!(
+            Network::from("::ffff:10.1.2.3".parse::<IpAddr>().unwrap()),
+            Network::from("10.1.2.3".parse::<IpAddr>().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_full_table_keeps_its_lockouts() {
+        let t = throttle();
+        // One locked account, then enough other keys to fill the table many times over.
+        for _ in 0..3 {
+            drop(t.reserve(AccountKey::unknown("victim"), None, 0).unwrap());
+        }
+        for i in 0..1000 {
+            drop(t.reserve(AccountKey::unknown(&format!("k{i}")), None, 1));
+            assert!(t.accounts.tracked() <= 100);
+        }
+        assert!(t.reserve(AccountKey::unknown("victim"), None, 2).is_err());
+    }
+
+    #[test]
+    fn a_network_holds_at_most_its_share_of_sign_ins_in_flight() {
+        let t = throttle();
+        let a = t.enter(ip("10.0.0.9")).unwrap();
+        let _b = t.enter(ip("10.0.0.9")).unwrap();
+        assert_eq!(t.enter(ip("10.0.0.9")).err(), Some(Refusal::Busy));
+        assert!(t.enter(ip("10.0.0.10")).is_ok());
+        drop(a);
+        assert!(t.enter(ip("10.0.0.9")).is_ok());
     }
 }

@@ -10,13 +10,12 @@ use crate::client_auth::{AuthenticatedClient, ClientCache, ClientCredentials};
 use crate::error::GrantError;
 use crate::introspect::IntrospectionCache;
 use crate::keys::KeyRing;
-use crate::password::HashingPool;
 use crate::random::{hex_id, secret_token, Random};
 use crate::request::{AccessFormat, Grant, TokenGrant};
 use crate::scope::{ScopeRegistry, USER_ID_SCOPE};
 use crate::secret::{Secret, SecretHasher};
+use crate::signin::SignIn;
 use crate::store::{AccessTokenRow, Store};
-use crate::throttle::Throttle;
 use crate::user::{User, UserId};
 
 /// Token lifetimes and identity of the issuer; per-client lifetimes override the first three.
@@ -78,11 +77,10 @@ pub struct TokenService<S> {
     pub(crate) store: Arc<S>,
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) hasher: SecretHasher,
-    pub(crate) passwords: Arc<HashingPool>,
+    pub(crate) sign_in: Arc<SignIn<S>>,
     pub(crate) scopes: ScopeRegistry,
     pub(crate) settings: TokenSettings,
     pub(crate) random: Arc<dyn Random>,
-    pub(crate) throttle: Throttle,
     clients: ClientCache,
     pub(crate) introspected: IntrospectionCache,
     /// What a JWT of ours must satisfy, built once: introspection and revocation check it per call.
@@ -115,11 +113,10 @@ impl<S: Store> TokenService<S> {
         store: Arc<S>,
         keys: Arc<KeyRing>,
         hasher: SecretHasher,
-        passwords: Arc<HashingPool>,
+        sign_in: Arc<SignIn<S>>,
         scopes: ScopeRegistry,
         settings: TokenSettings,
         random: Arc<dyn Random>,
-        throttle: Throttle,
     ) -> Self {
         TokenService {
             clients: ClientCache::new(settings.client_cache_ttl, 10_000),
@@ -135,11 +132,10 @@ impl<S: Store> TokenService<S> {
             store,
             keys,
             hasher,
-            passwords,
+            sign_in,
             scopes,
             settings,
             random,
-            throttle,
         }
     }
 
@@ -193,6 +189,10 @@ impl<S: Store> TokenService<S> {
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    pub fn sign_in(&self) -> &SignIn<S> {
+        &self.sign_in
     }
 
     /// Runs one grant for an authenticated client.

@@ -56,11 +56,14 @@ impl From<GrantError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             GrantError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GrantError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GrantError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         };
         let retry_after = match &e {
-            GrantError::Throttled { retry_after } => Some(*retry_after),
+            GrantError::Throttled { retry_after } | GrantError::Unavailable { retry_after } => {
+                Some(*retry_after)
+            }
             _ => None,
         };
         ApiError {

@@ -78,6 +78,10 @@ pub async fn sweep<S: Store>(
             }
         }
     }
+    forget_successors(tokens, now, settings.batch).await;
+    if let Err(e) = tokens.sign_in().refresh_decoys().await {
+        tracing::warn!(error = %e, "janitor could not read the password hash mix");
+    }
     match keys.forget_retired(now, settings.max_jwt_lifetime).await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "retired signing keys forgotten"),
         Ok(_) => {}
@@ -88,5 +92,26 @@ pub async fn sweep<S: Store>(
     }
     if let Err(e) = authz.reload_if_changed(now).await {
         tracing::warn!(error = %e, "janitor could not reload the authz rules");
+    }
+}
+
+/// Sealed successor pairs whose grace window has ended: no second refresh may use them any more,
+/// and a database dump should not hold them.
+async fn forget_successors<S: Store>(tokens: &TokenService<S>, now: i64, batch: u32) {
+    let rotated_before = now - tokens.settings().refresh_grace;
+    loop {
+        match tokens.store().clear_successors(rotated_before, batch).await {
+            Ok(n) => {
+                metrics::counter!("latchkey_janitor_removed_total", "kind" => "sealed_successors")
+                    .increment(n);
+                if n < u64::from(batch) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "janitor could not clear sealed successors");
+                break;
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use latchkey_core::store::Store;
 
+pub use extract::client_ip::{Cidr, CidrError, ForwardedHeader, TrustedProxies};
 pub use state::{discovery_document, AppState};
 
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.

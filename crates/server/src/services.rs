@@ -7,24 +7,40 @@ use latchkey_core::admin::Admin;
 use latchkey_core::authz::{AuthzService, AuthzServiceError, AuthzSettings};
 use latchkey_core::keys::{KeyEncryptionKey, KeyError, KeyManager};
 use latchkey_core::password::{
-    HashingPool, PasswordError, PasswordHasher, PasswordParams, PoolError,
+    HashingPool, PasswordError, PasswordHasher, PasswordParams, PoolError, DEFAULT_QUEUE_PER_THREAD,
 };
 use latchkey_core::random::Random;
 use latchkey_core::scope::{ScopeError, ScopeRegistry};
 use latchkey_core::secret::SecretHasher;
+use latchkey_core::signin::SignIn;
 use latchkey_core::store::Store;
 use latchkey_core::throttle::{Throttle, ThrottleSettings};
 use latchkey_core::tokens::{TokenService, TokenSettings};
 
 use crate::clock::now;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServiceSettings {
     pub tokens: TokenSettings,
     pub passwords: PasswordParams,
+    /// Password checks that may wait per hashing thread before sign-ins are refused with 503.
+    pub hashing_queue_per_thread: usize,
     pub throttle: ThrottleSettings,
     pub extra_scopes: Vec<String>,
     pub authz: AuthzSettings,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            tokens: TokenSettings::default(),
+            passwords: PasswordParams::default(),
+            hashing_queue_per_thread: DEFAULT_QUEUE_PER_THREAD,
+            throttle: ThrottleSettings::default(),
+            extra_scopes: Vec::new(),
+            authz: AuthzSettings::default(),
+        }
+    }
 }
 
 pub struct Services<S> {
@@ -44,6 +60,8 @@ pub enum BuildError {
     Scopes(#[from] ScopeError),
     #[error("cannot load the signing keys (is this the installation's secret key?): {0}")]
     Keys(#[from] KeyError),
+    #[error("cannot read the users table: {0}")]
+    Store(#[source] latchkey_core::store::StoreError),
     #[error("cannot load the authz rules: {0}")]
     Authz(#[from] AuthzServiceError),
 }
@@ -56,19 +74,29 @@ pub async fn build<S: Store>(
     random: Arc<dyn Random>,
 ) -> Result<Services<S>, BuildError> {
     let password_hasher = Arc::new(PasswordHasher::new(settings.passwords, random.as_ref())?);
-    let passwords = Arc::new(HashingPool::per_core(password_hasher)?);
+    let passwords = Arc::new(HashingPool::per_core(
+        password_hasher,
+        settings.hashing_queue_per_thread,
+    )?);
     let scopes = ScopeRegistry::with_extra(&settings.extra_scopes)?;
     let keys = Arc::new(KeyManager::new(store.clone(), kek, random.clone()));
     let ring = Arc::new(keys.load_ring(now()).await?);
+    let sign_in = Arc::new(SignIn::new(
+        store.clone(),
+        passwords.clone(),
+        Throttle::new(settings.throttle),
+        hasher.clone(),
+        random.clone(),
+    ));
+    sign_in.refresh_decoys().await.map_err(BuildError::Store)?;
     let tokens = Arc::new(TokenService::new(
         store.clone(),
         ring,
         hasher.clone(),
-        passwords.clone(),
+        sign_in,
         scopes.clone(),
         settings.tokens,
         random.clone(),
-        Throttle::new(settings.throttle),
     ));
     let authz = Arc::new(AuthzService::load(store.clone(), settings.authz, now()).await?);
     let admin = Arc::new(Admin::new(

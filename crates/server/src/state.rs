@@ -8,12 +8,16 @@ use latchkey_core::tokens::TokenService;
 use latchkey_proto::Discovery;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::extract::client_ip::TrustedProxies;
+
 pub struct AppState<S> {
     pub tokens: Arc<TokenService<S>>,
     pub authz: Arc<AuthzService<S>>,
     /// Serialised once at start: the document only changes with the configuration.
     pub discovery: Arc<str>,
     pub metrics: Option<PrometheusHandle>,
+    /// Whose forwarding headers name the client (none unless configured).
+    pub proxies: Arc<TrustedProxies>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -23,6 +27,7 @@ impl<S> Clone for AppState<S> {
             authz: self.authz.clone(),
             discovery: self.discovery.clone(),
             metrics: self.metrics.clone(),
+            proxies: self.proxies.clone(),
         }
     }
 }
@@ -42,7 +47,14 @@ impl<S: Store> AppState<S> {
             authz,
             discovery,
             metrics,
+            proxies: Arc::default(),
         }
+    }
+
+    /// Reads client addresses from `proxies`' forwarding headers.
+    pub fn with_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.proxies = Arc::new(proxies);
+        self
     }
 }
 

@@ -48,6 +48,12 @@ pub enum OpenError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("cannot create the database file {path}: {source}")]
+    Create {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -69,8 +75,12 @@ pub async fn connect(url: &str) -> Result<Backend, OpenError> {
         source,
     };
     if url.starts_with("sqlite:") {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(malformed)?
+        let options = SqliteConnectOptions::from_str(url).map_err(malformed)?;
+        create_private(options.get_filename()).map_err(|source| OpenError::Create {
+            path: options.get_filename().display().to_string(),
+            source,
+        })?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // With WAL, NORMAL loses at most the last transactions on power loss, never integrity.
@@ -107,6 +117,24 @@ pub async fn connect(url: &str) -> Result<Backend, OpenError> {
     }
 }
 
+/// Creates a new SQLite file readable by its owner alone (0600). SQLite gives the WAL and shared
+/// memory files the database file's mode, so they are private too; it would otherwise create all
+/// three under the umask, usually world-readable, with every token hash in them.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A database URL fit for logs: any password is replaced.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -124,6 +152,25 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_database_and_its_wal_are_private() {
+        use latchkey_core::store::AuthzStore;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("fresh.db");
+        let Backend::Sqlite(store) = open(&format!("sqlite://{}", db.display())).await.unwrap()
+        else {
+            panic!("an sqlite URL opened another backend");
+        };
+        store.authz_version().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{}{suffix}", db.display());
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{path}");
+        }
+    }
 
     #[test]
     fn passwords_never_reach_logs() {

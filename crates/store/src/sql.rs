@@ -5,10 +5,11 @@
 
 use async_trait::async_trait;
 use latchkey_core::client::{Client, ClientKind, Lifetimes, RedirectUri};
+use latchkey_core::password::django_iterations;
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{
     AccessTokenRow, ClientStore, Conflict, Family, KeyState, KeyStore, NewRefresh, NewUserRow,
-    Purged, RefreshRow, Rotation, Store, StoreError, StoredKey, TokenStore, UserStore,
+    PasswordMix, Purged, RefreshRow, Rotation, Store, StoreError, StoredKey, TokenStore, UserStore,
 };
 use latchkey_core::user::{User, UserId};
 use sqlx::Row;
@@ -152,13 +153,29 @@ macro_rules! sql_store {
             ) -> Result<Rotation, StoreError> {
                 let _turn = turn(&self.writes).await;
                 let mut tx = self.pool.begin().await.map_err(backend)?;
-                // The compare-and-swap: only one caller finds the token unrotated in a live family.
-                // It is the transaction's first statement, so on SQLite it takes the write lock
-                // (waiting for it) before reading anything.
+                // The family row first, as a revocation takes it: on PostgreSQL this no-op UPDATE
+                // holds the row lock, so a revocation running now either finished before (and the
+                // family is seen revoked, after waiting for its commit) or waits for this rotation
+                // to commit (and its own statements then see the new tokens). Without it a
+                // rotation could commit a live access token that a concurrent revocation missed.
+                // On SQLite it takes the write lock before anything is read.
+                let live = sqlx::query(
+                    "UPDATE refresh_families SET revoked_at = NULL WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(&next.family_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+                    == 1;
+                if !live {
+                    tx.rollback().await.map_err(backend)?;
+                    return Ok(Rotation::Lost);
+                }
+                // The compare-and-swap: only one caller finds the token unrotated.
                 let won = sqlx::query(
                     "UPDATE refresh_tokens SET rotated_at = $2, successor = $3 \
-                     WHERE hash = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM \
-                     refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
+                     WHERE hash = $1 AND rotated_at IS NULL",
                 )
                 .bind(old.as_bytes())
                 .bind(now)
@@ -172,6 +189,17 @@ macro_rules! sql_store {
                     tx.rollback().await.map_err(backend)?;
                     return Ok(Rotation::Lost);
                 }
+                // Only the newest rotated token keeps a sealed successor: the older ones would lead
+                // a dump, step by step, from a dead token to this one's successor.
+                sqlx::query(
+                    "UPDATE refresh_tokens SET successor = NULL \
+                     WHERE family_id = $1 AND hash <> $2 AND successor IS NOT NULL",
+                )
+                .bind(&next.family_id)
+                .bind(old.as_bytes())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
                 Self::insert_refresh(&mut *tx, next).await?;
                 if let Some(a) = access {
                     Self::insert_access(&mut *tx, a).await?;
@@ -359,6 +387,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Runs a bounded DELETE (or UPDATE) of the rows older than `now`, at most `batch`.
             async fn delete_batch(&self, sql: &str, now: i64, batch: u32) -> Result<u64, StoreError> {
                 Ok(sqlx::query(sql)
                     .bind(now)
@@ -462,6 +491,32 @@ macro_rules! sql_store {
                     .await
                     .map_err(backend)?;
                 rows.iter().map(Self::user).collect::<Result<_, _>>().map_err(backend)
+            }
+
+            async fn password_mix(&self) -> Result<PasswordMix, StoreError> {
+                let counts = sqlx::query(
+                    "SELECT COUNT(password_hash), COALESCE(SUM(CASE WHEN password_hash LIKE \
+                     'pbkdf2_sha256$%' THEN 1 ELSE 0 END), 0) FROM users",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+                let sample: Option<String> = sqlx::query_scalar(
+                    "SELECT password_hash FROM users WHERE password_hash LIKE 'pbkdf2_sha256$%' \
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+                let count = |i: usize| -> Result<u64, StoreError> {
+                    let n: i64 = counts.try_get(i).map_err(backend)?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                };
+                Ok(PasswordMix {
+                    with_password: count(0)?,
+                    django: count(1)?,
+                    django_iterations: sample.as_deref().and_then(django_iterations),
+                })
             }
         }
 
@@ -759,6 +814,16 @@ macro_rules! sql_store {
                     .await
                     .map_err(backend)?;
                 Ok(row.is_some())
+            }
+
+            async fn clear_successors(&self, rotated_before: i64, batch: u32) -> Result<u64, StoreError> {
+                self.delete_batch(
+                    "UPDATE refresh_tokens SET successor = NULL WHERE hash IN (SELECT hash FROM \
+                     refresh_tokens WHERE successor IS NOT NULL AND rotated_at < $1 LIMIT $2)",
+                    rotated_before,
+                    batch,
+                )
+                .await
             }
 
             async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {

@@ -27,7 +27,7 @@ use latchkey_core::tokens::TokenService;
 use latchkey_core::user::User;
 use latchkey_server::clock::now;
 use latchkey_server::services::{self, ServiceSettings};
-use latchkey_server::AppState;
+use latchkey_server::{AppState, ForwardedHeader, TrustedProxies};
 use latchkey_store::{Backend, PgStore, SqliteStore};
 use tokio::sync::oneshot;
 
@@ -111,21 +111,30 @@ impl TestServer<PgStore> {
 }
 
 /// One `#[tokio::test]` per backend for each named `async fn(TestServer<impl Store>)`:
-/// `sqlite::NAME` and `postgres::NAME`. The tokio and testkit crates must be dependencies of the
-/// test crate.
+/// `sqlite::NAME` and `postgres::NAME`, each on a fresh server made with [`test_settings`], or
+/// with the settings after `=>` (`NAME => strict()`). The tokio and testkit crates must be
+/// dependencies of the test crate. This is the one way tests run on both databases.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (@settings) => { $crate::test_settings() };
+    (@settings $settings:expr) => { $settings };
+    ($($name:ident $(=> $settings:expr)?),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test]
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                super::$name($crate::TestServer::sqlite().await).await;
+                let settings = $crate::on_both_backends!(@settings $($settings)?);
+                super::$name($crate::TestServer::sqlite_with(settings).await).await;
             })*
         }
         mod postgres {
-            $(#[tokio::test]
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                super::$name($crate::TestServer::postgres().await).await;
+                let settings = $crate::on_both_backends!(@settings $($settings)?);
+                super::$name($crate::TestServer::postgres_with(settings).await).await;
             })*
         }
     };
@@ -185,11 +194,15 @@ async fn start<S: Store>(
     )
     .await
     .expect("services");
-    let app = latchkey_server::router(AppState::new(
-        built.tokens.clone(),
-        built.authz.clone(),
-        None,
-    ));
+    // The loopback peer is a trusted proxy here, so a test can speak for many client addresses
+    // with `X-Forwarded-For`; requests without the header are the peer's, as in production.
+    let loopback = TrustedProxies {
+        proxies: vec!["127.0.0.0/8".parse().expect("a block")],
+        header: ForwardedHeader::XForwardedFor,
+    };
+    let app = latchkey_server::router(
+        AppState::new(built.tokens.clone(), built.authz.clone(), None).with_proxies(loopback),
+    );
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(latchkey_server::serve(listener, app, async {
         let _ = stopped.await;

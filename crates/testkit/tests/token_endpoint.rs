@@ -887,30 +887,7 @@ fn strict_throttle() -> Settings {
     s
 }
 
-macro_rules! on_both {
-    ($($name:ident => $settings:expr),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(TestServer::sqlite_with($settings).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(TestServer::postgres_with($settings).await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both! {
+latchkey_testkit::on_both_backends! {
     bad_requests_get_rfc_errors_and_change_nothing => test_settings(),
     every_grant_issues_open_edx_tokens => test_settings(),
     racing_refreshes_get_one_pair => test_settings(),

@@ -19,7 +19,8 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
         services.tokens.clone(),
         services.authz.clone(),
         Some(metrics),
-    );
+    )
+    .with_proxies(config.proxies.clone());
     let app = latchkey_server::router(state);
     let janitor_settings = JanitorSettings {
         interval: config.janitor_interval,

@@ -38,7 +38,7 @@ impl<S: Store> TokenService<S> {
             if let Some(rotated_at) = row.rotated_at {
                 if now - rotated_at <= self.settings.refresh_grace {
                     if let Some(sealed) = &row.successor {
-                        return successor::open(&presented, sealed);
+                        return successor::open(&self.hasher, &presented, sealed);
                     }
                 }
                 self.revoke_family(&row.family.id, now).await?;
@@ -59,7 +59,8 @@ impl<S: Store> TokenService<S> {
             let scopes = narrow(scope, &row.scopes)?;
             let pair =
                 self.new_pair(client, &user, scopes, &row.scopes, format, &row.family, now)?;
-            let sealed = successor::seal(&presented, &pair.issued, self.random.as_ref())?;
+            let sealed =
+                successor::seal(&self.hasher, &presented, &pair.issued, self.random.as_ref())?;
             match self
                 .store
                 .rotate_refresh(&hash, now, &sealed, &pair.refresh, pair.access.as_ref())

@@ -4,7 +4,7 @@
 
 mod pool;
 
-pub use pool::{HashingPool, PoolError};
+pub use pool::{HashingPool, PoolError, DEFAULT_QUEUE_PER_THREAD};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -53,6 +53,26 @@ pub enum PasswordCheck {
 
 /// Django rejects more than this too; it bounds the work one bad hash row can cause.
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Django's `PBKDF2PasswordHasher` iterations since Django 4.2 (Open edX's), for decoys when no
+/// stored hash says otherwise.
+pub const DJANGO_DEFAULT_ITERATIONS: u32 = 600_000;
+
+/// The work spent for a login that names no user, so that its answer takes as long as a real
+/// user's would. Imported Open edX users keep Django's pbkdf2 hashes until they next sign in, and
+/// pbkdf2 at 600 000 rounds costs several times argon2id: an argon2id decoy alone would tell
+/// "no such user" from "imported user, wrong password".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoy {
+    Argon2id,
+    DjangoPbkdf2 { iterations: u32 },
+}
+
+/// Whether `hash` is one of Django's, and its iteration count.
+pub fn django_iterations(hash: &str) -> Option<u32> {
+    let rest = hash.strip_prefix("pbkdf2_sha256$")?;
+    rest.split('$').next()?.parse().ok()
+}
 
 /// Argon2's working memory, kept between verifications by whoever verifies many passwords.
 /// argon2's own `verify_password` allocates and zeroes a fresh array per hash (19 MiB at the
@@ -172,6 +192,26 @@ impl PasswordHasher {
         }
     }
 
+    /// Spends the time of checking `password` against a stored hash of the `decoy` kind, and says
+    /// `Mismatch`: for logins that name no user.
+    pub fn verify_decoy(
+        &self,
+        password: &str,
+        decoy: Decoy,
+        memory: &mut HashMemory,
+    ) -> PasswordCheck {
+        match decoy {
+            Decoy::Argon2id => self.burn(password, memory),
+            Decoy::DjangoPbkdf2 { iterations } => {
+                std::hint::black_box(verify_django_pbkdf2(
+                    password,
+                    &django_decoy_hash(iterations),
+                ));
+            }
+        }
+        PasswordCheck::Mismatch
+    }
+
     fn burn(&self, password: &str, memory: &mut HashMemory) {
         if let Ok(parsed) = PasswordHash::new(&self.dummy) {
             let _ = phc_matches(password, &parsed, memory);
@@ -211,6 +251,15 @@ fn phc_matches(password: &str, parsed: &PasswordHash<'_>, memory: &mut HashMemor
         .is_ok();
     memory.trim();
     computed && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+/// A well-formed Django hash that no password matches (its key is all zeros).
+fn django_decoy_hash(iterations: u32) -> String {
+    let iterations = iterations.clamp(1, MAX_PBKDF2_ITERATIONS);
+    format!(
+        "pbkdf2_sha256${iterations}$latchkeydecoy${}",
+        STANDARD.encode([0u8; 32])
+    )
 }
 
 /// Django's `PBKDF2PasswordHasher`: `pbkdf2_sha256$<iterations>$<salt>$<base64 of the 32-byte key>`.
@@ -343,6 +392,24 @@ mod tests {
             h.verify("edX", Some(DJANGO_EDX), &mut HashMemory::default()),
             PasswordCheck::Mismatch
         );
+    }
+
+    #[test]
+    fn django_iterations_are_read_from_the_hash() {
+        assert_eq!(django_iterations(DJANGO_EDX), Some(600_000));
+        assert_eq!(django_iterations("$argon2id$v=19$m=1024"), None);
+        assert_eq!(django_iterations("pbkdf2_sha256$x$salt$AAAA"), None);
+    }
+
+    /// The decoy is a real Django hash at the same iterations, verified by the same function as a
+    /// real one, so it costs the same without a timed test.
+    #[test]
+    fn a_django_decoy_is_a_django_hash_at_the_same_iterations() {
+        let decoy = django_decoy_hash(260_000);
+        assert_eq!(django_iterations(&decoy), Some(260_000));
+        assert!(!verify_django_pbkdf2("anything", &decoy));
+        let parts: Vec<_> = decoy.split('$').collect();
+        assert_eq!(STANDARD.decode(parts[3]).unwrap().len(), 32);
     }
 
     #[test]

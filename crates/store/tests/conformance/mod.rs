@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 mod authz;
+mod dump;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use latchkey_core::user::{User, UserId};
 use latchkey_token::Algorithm;
 
 pub use authz::*;
+pub use dump::*;
 
 pub fn hash(s: &str) -> TokenHash {
     SecretHasher::new(&[9; 32]).hash(s)
@@ -565,6 +567,9 @@ macro_rules! suite {
             large_rule_sets_are_written_in_one_call,
             staff_keys_name_staff_and_superusers,
             staff_accounts_move_the_authz_version,
+            only_the_newest_rotation_keeps_its_sealed_successor,
+            a_revocation_racing_a_rotation_leaves_nothing_live,
+            the_password_mix_counts_django_hashes,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {

@@ -1,0 +1,224 @@
+//! Signing a user in with a login (username or email) and a password: throttling, the password
+//! check on the hashing pool, and the rehash of outdated hashes. Its one product is a [`SignedIn`]
+//! proof, which the password grant (and any page that signs users in) turns into tokens or a
+//! session.
+//!
+//! Every way of failing looks the same from outside: an unknown login, a wrong password and a
+//! disabled account get one answer after about the same work, and the log names the user by id
+//! (or the login by a keyed hash), never by the text typed, which may be a password typed in the
+//! wrong field.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::error::InternalError;
+use crate::password::{Decoy, HashingPool, PasswordCheck, PoolError, DJANGO_DEFAULT_ITERATIONS};
+use crate::random::Random;
+use crate::secret::{Secret, SecretHasher};
+use crate::store::{StoreError, UserStore};
+use crate::throttle::{AccountKey, Refusal, Throttle};
+use crate::tokens::RequestContext;
+use crate::user::User;
+
+/// Proof that a user proved who they are just now. Only [`SignIn::sign_in`] makes one.
+#[derive(Debug)]
+pub struct SignedIn(User);
+
+impl SignedIn {
+    pub fn user(&self) -> &User {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Unknown login, wrong password or disabled account: deliberately one case.
+    #[error("invalid username or password")]
+    BadCredentials,
+    #[error("too many sign-in attempts; retry in {retry_after} seconds")]
+    Throttled { retry_after: i64 },
+    /// The hashing queue is full: nothing was checked, and nothing counted against the caller.
+    #[error("the server is busy; retry in {retry_after} seconds")]
+    Busy { retry_after: i64 },
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+impl From<StoreError> for SignInError {
+    fn from(e: StoreError) -> Self {
+        SignInError::Internal(e.into())
+    }
+}
+
+/// How long a caller refused for a full queue or its network's in-flight cap should wait: the
+/// queue drains in well under a second.
+const BUSY_RETRY_AFTER: i64 = 1;
+
+pub struct SignIn<S> {
+    store: Arc<S>,
+    passwords: Arc<HashingPool>,
+    throttle: Throttle,
+    /// Keys the hash under which a failed login's text appears in logs, and picks decoys.
+    hasher: SecretHasher,
+    random: Arc<dyn Random>,
+    /// The share of password hashes that are Django's, in millionths, and their iterations:
+    /// unknown logins get a Django decoy in the same proportion (see [`SignIn::refresh_decoys`]).
+    django_share_ppm: AtomicU64,
+    django_iterations: AtomicU64,
+}
+
+impl<S: UserStore> SignIn<S> {
+    pub fn new(
+        store: Arc<S>,
+        passwords: Arc<HashingPool>,
+        throttle: Throttle,
+        hasher: SecretHasher,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        SignIn {
+            store,
+            passwords,
+            throttle,
+            hasher,
+            random,
+            django_share_ppm: AtomicU64::new(0),
+            django_iterations: AtomicU64::new(u64::from(DJANGO_DEFAULT_ITERATIONS)),
+        }
+    }
+
+    pub fn passwords(&self) -> &Arc<HashingPool> {
+        &self.passwords
+    }
+
+    /// Checks `password` for the user `login` names (a username exactly, or an email in any case).
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: Secret,
+        ctx: RequestContext,
+    ) -> Result<SignedIn, SignInError> {
+        let _slot = self
+            .throttle
+            .enter(ctx.ip)
+            .map_err(|r| self.refused(r, login, ctx))?;
+        let user = self.store.user_by_login(login).await?;
+        let account = match &user {
+            Some(u) => AccountKey::User(u.id),
+            None => AccountKey::unknown(login),
+        };
+        let attempt = self
+            .throttle
+            .reserve(account, ctx.ip, ctx.now)
+            .map_err(|r| self.refused(r, login, ctx))?;
+        let check = match &user {
+            Some(u) => {
+                self.passwords
+                    .verify(password.clone(), u.password_hash.clone())
+                    .await
+            }
+            None => {
+                self.passwords
+                    .decoy(password.clone(), self.decoy_for(login))
+                    .await
+            }
+        };
+        let check = match check {
+            Ok(check) => check,
+            Err(PoolError::Busy) => {
+                // Nothing was checked: the attempt is the server's fault, not the caller's.
+                attempt.succeeded();
+                return Err(SignInError::Busy {
+                    retry_after: BUSY_RETRY_AFTER,
+                });
+            }
+            Err(e) => return Err(InternalError::Blocking(e.to_string()).into()),
+        };
+        let (user, upgrade) = match (user, check) {
+            (Some(user), PasswordCheck::Match { upgrade }) if !user.disabled => (user, upgrade),
+            (user, check) => {
+                let disabled = matches!(check, PasswordCheck::Match { .. });
+                match user {
+                    Some(u) => tracing::info!(target: "audit", user_id = u.id.0, disabled,
+                        ip = ?ctx.ip, "password sign-in failed"),
+                    None => tracing::info!(target: "audit", login_hash = %self.login_hash(login),
+                        ip = ?ctx.ip, "password sign-in failed: no such user"),
+                }
+                return Err(SignInError::BadCredentials);
+            }
+        };
+        attempt.succeeded();
+        if upgrade {
+            self.upgrade_hash(&user, password).await;
+        }
+        Ok(SignedIn(user))
+    }
+
+    /// Reads the share of Django hashes among stored passwords, for decoys. Run at start and by
+    /// the janitor: imported users move to argon2id as they sign in.
+    pub async fn refresh_decoys(&self) -> Result<(), StoreError> {
+        let mix = self.store.password_mix().await?;
+        let ppm = (mix.django * 1_000_000)
+            .checked_div(mix.with_password)
+            .unwrap_or(0);
+        self.django_share_ppm.store(ppm, Ordering::Relaxed);
+        if let Some(iterations) = mix.django_iterations {
+            self.django_iterations
+                .store(u64::from(iterations), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// The same login always gets the same kind of decoy, and logins get Django decoys in the
+    /// proportion real users have Django hashes: repeating a probe shows nothing new, and the
+    /// time an unknown login takes is distributed as a real user's is.
+    fn decoy_for(&self, login: &str) -> Decoy {
+        let share = self.django_share_ppm.load(Ordering::Relaxed);
+        let digest = self
+            .hasher
+            .hash(&format!("decoy\0{}", login.trim().to_lowercase()));
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest.as_bytes()[..8]);
+        if u64::from_le_bytes(first) % 1_000_000 < share {
+            let iterations = self.django_iterations.load(Ordering::Relaxed);
+            Decoy::DjangoPbkdf2 {
+                iterations: u32::try_from(iterations).unwrap_or(DJANGO_DEFAULT_ITERATIONS),
+            }
+        } else {
+            Decoy::Argon2id
+        }
+    }
+
+    /// A login as it may appear in logs: keyed, so a log reader cannot test guesses against it.
+    fn login_hash(&self, login: &str) -> String {
+        let digest = self.hasher.hash(&format!("log\0{login}"));
+        hex::encode(&digest.as_bytes()[..8])
+    }
+
+    fn refused(&self, refusal: Refusal, login: &str, ctx: RequestContext) -> SignInError {
+        tracing::warn!(target: "audit", login_hash = %self.login_hash(login), ip = ?ctx.ip,
+            ?refusal, "password sign-in refused before checking");
+        match refusal {
+            Refusal::Locked { retry_after } => SignInError::Throttled { retry_after },
+            Refusal::Busy => SignInError::Throttled {
+                retry_after: BUSY_RETRY_AFTER,
+            },
+        }
+    }
+
+    /// Replaces a Django or outdated hash with a current argon2id one. A failure here must not
+    /// fail the sign-in: the old hash still works, and the next sign-in tries again.
+    async fn upgrade_hash(&self, user: &User, password: Secret) {
+        let Some(old) = user.password_hash.clone() else {
+            return;
+        };
+        match self.passwords.hash(password, self.random.clone()).await {
+            Ok(Ok(new)) => {
+                if let Err(e) = self.store.replace_password_hash(user.id, &old, &new).await {
+                    tracing::warn!(user_id = user.id.0, error = %e, "password hash upgrade failed");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(user_id = user.id.0, error = %e, "rehash failed"),
+            Err(e) => tracing::warn!(user_id = user.id.0, error = %e, "rehash skipped"),
+        }
+    }
+}
