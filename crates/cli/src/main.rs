@@ -108,14 +108,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::load(cli.global.config.as_deref(), flags)?;
     init_logging(&config, matches!(cli.command, Command::Serve { .. }));
-    let backend = latchkey_store::open(&config.database_url)
+    let where_ = || {
+        format!(
+            "cannot open the database (setting `database_url` = {})",
+            latchkey_store::redact(&config.database_url)
+        )
+    };
+    let backend = latchkey_store::connect(&config.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database (setting `database_url` = {})",
-                latchkey_store::redact(&config.database_url)
-            )
-        })?;
+        .with_context(where_)?;
+    let applied = backend.migrate().await.with_context(where_)?;
+    if matches!(cli.command, Command::Migrate) {
+        for migration in &applied {
+            println!("applied {migration}");
+        }
+        if applied.is_empty() {
+            println!("nothing to apply");
+        }
+    }
     match backend {
         Backend::Sqlite(store) => dispatch(cli.command, config, Arc::new(store)).await,
         Backend::Postgres(store) => dispatch(cli.command, config, Arc::new(store)).await,

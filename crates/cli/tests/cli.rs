@@ -511,3 +511,15 @@ fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
         "{log}"
     );
 }
+
+/// `latchkey migrate` says what it applied, and that a migrated database needs nothing.
+#[test]
+fn migrate_reports_what_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = ok(&latchkey(dir.path(), &["migrate"]));
+    assert!(first.contains("applied 0001 init"), "{first}");
+    assert!(first.contains("applied 0003 successor sweep"), "{first}");
+    let again = ok(&latchkey(dir.path(), &["migrate"]));
+    assert!(again.starts_with("nothing to apply\n"), "{again}");
+    assert!(!again.contains("applied"), "{again}");
+}

@@ -61,11 +61,19 @@ pub enum OpenError {
 /// Opens (creating an SQLite file on first use) and migrates the database at `url`.
 pub async fn open(url: &str) -> Result<Backend, OpenError> {
     let backend = connect(url).await?;
-    match &backend {
-        Backend::Sqlite(s) => s.migrate().await?,
-        Backend::Postgres(s) => s.migrate().await?,
-    }
+    backend.migrate().await?;
     Ok(backend)
+}
+
+impl Backend {
+    /// Applies the migrations the database lacks; returns them (`0003 successor sweep`), oldest
+    /// first.
+    pub async fn migrate(&self) -> Result<Vec<String>, OpenError> {
+        Ok(match self {
+            Backend::Sqlite(s) => s.migrate().await?,
+            Backend::Postgres(s) => s.migrate().await?,
+        })
+    }
 }
 
 /// Connects without migrating (for `latchkey migrate`, which reports what it applied).

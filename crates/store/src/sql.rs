@@ -261,8 +261,21 @@ macro_rules! sql_store {
                 &self.pool
             }
 
-            pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-                sqlx::migrate!($migrations).run(&self.pool).await
+            /// Applies the migrations this database lacks; returns them, oldest first.
+            pub async fn migrate(&self) -> Result<Vec<String>, sqlx::migrate::MigrateError> {
+                use sqlx::migrate::Migrate as _;
+                let migrator = sqlx::migrate!($migrations);
+                let before: Vec<i64> = {
+                    let mut conn = self.pool.acquire().await?;
+                    conn.ensure_migrations_table().await?;
+                    conn.list_applied_migrations().await?.iter().map(|m| m.version).collect()
+                };
+                migrator.run(&self.pool).await?;
+                Ok(migrator
+                    .iter()
+                    .filter(|m| !m.migration_type.is_down_migration() && !before.contains(&m.version))
+                    .map(|m| format!("{:04} {}", m.version, m.description))
+                    .collect())
             }
 
             fn user(r: &<$db as sqlx::Database>::Row) -> Result<User, sqlx::Error> {
