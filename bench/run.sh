@@ -2,7 +2,7 @@
 # Latchkey's load figures, as ratios to floors measured in the same run on the same machine:
 #   * an axum hello-world (bench/hello), the HTTP floor;
 #   * the raw RSA-2048 / Ed25519 signing and argon2id rates on 2 threads (bench/raw), the CPU floors;
-#   * node-oidc-provider 9 (/work/shared/peers/oidc-provider), the peer, on the operations both have.
+#   * node-oidc-provider 9 (../shared/peers/oidc-provider from the repo root), the peer, on the operations both have.
 # Everything runs on 127.0.0.1 only, every load run is bounded (wrk -d), every server is stopped on
 # exit. Servers are loaded one at a time, never two at once.
 #
@@ -11,7 +11,7 @@
 # Knobs (environment): DURATION=5 (seconds per wrk run), PASSWORD_DURATION=15 (the password
 # grant's runs), REPS=3 (runs per operation; medians are reported), WARMUP=2 (an unrecorded run per
 # server), THREADS=2 CONNS=32 (wrk -t/-c), BACKENDS="sqlite postgres", PEER=1 (0 skips the peer),
-# PG_URL=postgres://postgres@127.0.0.1:5432, PEER_DIR=/work/shared/peers/oidc-provider,
+# PG_URL=postgres://postgres@127.0.0.1:5432, PEER_DIR=../shared/peers/oidc-provider,
 # PEER_WORK=/var/tmp/oidc-peer (its node_modules are reused), CARGO_TARGET_DIR (default ./target),
 # LATCHKEY_REV=REV (build that commit, from `git archive`, instead of the work tree: for a work tree
 # others are editing), LATCHKEY_BIN=PATH (use that binary, no build).
@@ -31,7 +31,7 @@ PASSWORD_DURATION="${PASSWORD_DURATION:-15}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 PEER="${PEER:-1}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
-PEER_DIR="${PEER_DIR:-/work/shared/peers/oidc-provider}"
+PEER_DIR="${PEER_DIR:-$ROOT/../shared/peers/oidc-provider}"
 PEER_WORK="${PEER_WORK:-/var/tmp/oidc-peer}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export BENCH_LUA_DIR="$ROOT/bench/lua"

@@ -9,9 +9,9 @@
 //! creates the venv in `.ci/run`); locally:
 //!
 //! ```sh
-//! python3 -m venv /work/venv-authz
-//! /work/venv-authz/bin/pip install --no-deps -r crates/authz/tests/oracle/requirements.txt
-//! LATCHKEY_PYTHON=/work/venv-authz/bin/python cargo test -p latchkey-authz --test pycasbin_oracle
+//! python3 -m venv /var/tmp/latchkey-authz-venv
+//! /var/tmp/latchkey-authz-venv/bin/pip install --no-deps -r crates/authz/tests/oracle/requirements.txt
+//! LATCHKEY_PYTHON=/var/tmp/latchkey-authz-venv/bin/python cargo test -p latchkey-authz --test pycasbin_oracle
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -32,9 +32,9 @@ fn python() -> String {
     std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
         panic!(
             "LATCHKEY_PYTHON is not set. This test needs a Python with pycasbin and openedx-authz \
-             0.23.0: python3 -m venv /work/venv-authz && /work/venv-authz/bin/pip install --no-deps \
+             0.23.0: python3 -m venv /var/tmp/latchkey-authz-venv && /var/tmp/latchkey-authz-venv/bin/pip install --no-deps \
              -r crates/authz/tests/oracle/requirements.txt, then set \
-             LATCHKEY_PYTHON=/work/venv-authz/bin/python"
+             LATCHKEY_PYTHON=/var/tmp/latchkey-authz-venv/bin/python"
         )
     })
 }
