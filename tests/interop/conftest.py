@@ -74,6 +74,8 @@ class Latchkey:
     issuer: str
     settings: dict = field(default_factory=dict)
     extra_env: dict = field(default_factory=dict)
+    # False drops BASE_SETTINGS' cheap [passwords]: the server hashes at its own defaults.
+    cheap_passwords: bool = True
     proc: subprocess.Popen | None = None
     exit_code: int | None = None
 
@@ -110,7 +112,8 @@ class Latchkey:
 
     def write_config(self) -> None:
         merged: dict = {}
-        for source in (BASE_SETTINGS, self.settings):
+        base = {k: v for k, v in BASE_SETTINGS.items() if self.cheap_passwords or k != "passwords"}
+        for source in (base, self.settings):
             for table, values in source.items():
                 merged.setdefault(table, {}).update(values)
         lines = []
@@ -253,6 +256,7 @@ def make_latchkey(tmp_path_factory):
         issuer: str | None = None,
         settings: dict | None = None,
         env: dict | None = None,
+        cheap_passwords: bool = True,
     ) -> Latchkey:
         port = free_port()
         lk = Latchkey(
@@ -261,6 +265,7 @@ def make_latchkey(tmp_path_factory):
             issuer=issuer or f"http://127.0.0.1:{port}/oauth2",
             settings=dict(settings or {}),
             extra_env=dict(env or {}),
+            cheap_passwords=cheap_passwords,
         )
         lk.write_config()
         made.append(lk)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interop tests: independent OAuth2 and JWT implementations (authlib, oauthlib, PyJWT and Open
-# edX's edx-drf-extensions) against the real `latchkey` binary. Builds nothing: it runs
-# $LATCHKEY_BIN, by default target/debug/latchkey (so run `cargo build -p latchkey` first).
+# edX's edx-drf-extensions) against the real `latchkey` binary, and test_flood.py: a sign-in flood
+# from one address at the default argon2id cost while another address signs in (~20 s).
+# Builds nothing: it runs $LATCHKEY_BIN, by default target/debug/latchkey (so run
+# `cargo build -p latchkey` first).
 # The Python packages go into a venv at $LATCHKEY_VENV (default /tmp/latchkey-interop-venv),
 # made when missing and brought up to tests/interop/requirements.txt when that file changes.
 # Extra arguments go to pytest (e.g. `bash tests/interop/run.sh -k edx -x`).
