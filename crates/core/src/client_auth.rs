@@ -1,10 +1,12 @@
 //! Client authentication (RFC 6749 §2.3). The only way to get an [`AuthenticatedClient`] is to pass
 //! the secret check ([`verify_client`], which [`ClientCache::authenticate`] runs on every request).
+//! What an authenticated client may then do beyond the grants is [`AuthenticatedClient::require`]'s
+//! decision, from the permissions an operator granted it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Client, ClientKind};
+use crate::client::{Client, ClientKind, Permission};
 use crate::error::GrantError;
 use crate::secret::{Secret, SecretHasher};
 use crate::store::ClientStore;
@@ -63,6 +65,27 @@ impl AuthenticatedClient {
     pub fn client(&self) -> &Client {
         &self.0
     }
+
+    /// `Ok` when the client holds `permission`. A public client is refused as unauthenticated
+    /// rather than unauthorized: it only named itself, so nobody in particular is asking.
+    pub fn require(&self, permission: Permission) -> Result<(), PermissionError> {
+        if self.0.is_public() {
+            Err(PermissionError::Public(permission))
+        } else if self.0.permissions().contains(&permission) {
+            Ok(())
+        } else {
+            Err(PermissionError::Missing(permission))
+        }
+    }
+}
+
+/// Why an authenticated client may not do what it asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PermissionError {
+    #[error("{} needs a confidential client", .0.opens())]
+    Public(Permission),
+    #[error("the client lacks the {0} permission")]
+    Missing(Permission),
 }
 
 /// Clients recently read from the store, so that a busy endpoint does not read its caller's row on
@@ -132,7 +155,7 @@ pub fn verify_client(
         (ClientKind::Public, Some(_)) => Err(GrantError::InvalidClient(
             "a public client must not send a client secret",
         )),
-        (ClientKind::Confidential { secret_hash }, Some(secret))
+        (ClientKind::Confidential { secret_hash, .. }, Some(secret))
             if hasher.matches(secret.expose(), secret_hash) =>
         {
             Ok(AuthenticatedClient(client))
@@ -140,5 +163,57 @@ pub fn verify_client(
         (ClientKind::Confidential { .. }, _) => {
             Err(GrantError::InvalidClient("client authentication failed"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::client::{GrantType, Lifetimes};
+    use crate::user::UserId;
+
+    fn authenticated(kind: ClientKind) -> AuthenticatedClient {
+        AuthenticatedClient(Client {
+            id: "c".into(),
+            name: "c".into(),
+            owner: UserId(1),
+            kind,
+            grant_type: GrantType::ClientCredentials,
+            redirect_uris: vec![],
+            scopes: vec![],
+            filters: vec![],
+            restricted: false,
+            skip_authorization: false,
+            lifetimes: Lifetimes::default(),
+            created_at: 0,
+        })
+    }
+
+    #[test]
+    fn only_a_granted_permission_is_held() {
+        let hasher = SecretHasher::new(&[3; 32]);
+        let confidential = |held: &[Permission]| {
+            authenticated(ClientKind::Confidential {
+                secret_hash: hasher.hash("s"),
+                permissions: held.iter().copied().collect::<BTreeSet<_>>(),
+            })
+        };
+        let reader = confidential(&[Permission::AuthzRead]);
+        assert_eq!(reader.require(Permission::AuthzRead), Ok(()));
+        assert_eq!(
+            reader.require(Permission::AuthzWrite),
+            Err(PermissionError::Missing(Permission::AuthzWrite)),
+            "reading does not imply writing"
+        );
+        assert_eq!(
+            confidential(&[]).require(Permission::Introspect),
+            Err(PermissionError::Missing(Permission::Introspect))
+        );
+        assert_eq!(
+            authenticated(ClientKind::Public).require(Permission::Introspect),
+            Err(PermissionError::Public(Permission::Introspect))
+        );
     }
 }
