@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_proto::ErrorCode;
+
 use crate::client::{Client, ClientKind, Permission};
 use crate::error::GrantError;
 use crate::secret::{Secret, SecretHasher};
@@ -86,6 +88,18 @@ pub enum PermissionError {
     Public(Permission),
     #[error("the client lacks the {0} permission")]
     Missing(Permission),
+}
+
+impl PermissionError {
+    /// The RFC 6749 §5.2 `error` value: a public client is not authenticated (`invalid_client`);
+    /// a confidential one is, but not allowed this (`unauthorized_client`, RFC 6749's code for a
+    /// client that may not use what it asked for).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PermissionError::Public(_) => ErrorCode::InvalidClient,
+            PermissionError::Missing(_) => ErrorCode::UnauthorizedClient,
+        }
+    }
 }
 
 /// Clients recently read from the store, so that a busy endpoint does not read its caller's row on

@@ -3,6 +3,7 @@
 
 use latchkey_proto::ErrorCode;
 
+use crate::client_auth::PermissionError;
 use crate::keys::KeyError;
 use crate::password::PasswordError;
 use crate::scope::ScopeError;
@@ -22,6 +23,8 @@ pub enum GrantError {
     UnsupportedGrantType(String),
     #[error(transparent)]
     InvalidScope(#[from] ScopeError),
+    #[error(transparent)]
+    Permission(#[from] PermissionError),
     #[error("too many failed sign-in attempts; retry in {retry_after} seconds")]
     Throttled { retry_after: i64 },
     /// Never shown to clients beyond "internal error"; the source says what broke.
@@ -79,6 +82,7 @@ impl GrantError {
             GrantError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             GrantError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
             GrantError::InvalidScope(_) => ErrorCode::InvalidScope,
+            GrantError::Permission(e) => e.code(),
             GrantError::Throttled { .. } => ErrorCode::TemporarilyUnavailable,
             GrantError::Internal(_) => ErrorCode::ServerError,
         }
