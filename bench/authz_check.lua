@@ -1,5 +1,6 @@
 -- POST /authz/v1/check: one Open edX AuthZ check per request, authenticated as a confidential
--- client with HTTP Basic (the decision comes from the node's in-memory engine and cache).
+-- client granted authz:read (`latchkey client create ... --permission authz:read`), with HTTP Basic
+-- (the decision comes from the node's in-memory engine and cache).
 --   BENCH_AUTH   Authorization header value: "Basic " .. base64(client_id .. ":" .. secret)
 --   BENCH_BODY   optional JSON body; default: user^alice viewing lib^lib:MITx:physics
 --   BENCH_LUA_DIR  optional: bench/lua, to print the WRKJSON line bench/run.sh parses

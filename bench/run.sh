@@ -339,7 +339,7 @@ for backend in $BACKENDS; do
   log "latchkey on $backend: user and clients"
   printf '%s\n' "$USER_PASSWORD" | lk user create --username "$USER_NAME" --email bench@example.org --password-stdin >/dev/null
   lk client create bench-cc "$USER_NAME" --grant-type client-credentials --client-id "$CC_ID" --client-secret "$CC_SECRET" --json >/dev/null
-  lk client create bench-introspector "$USER_NAME" --grant-type client-credentials --client-id "$IN_ID" --client-secret "$IN_SECRET" --json >/dev/null
+  lk client create bench-introspector "$USER_NAME" --grant-type client-credentials --client-id "$IN_ID" --client-secret "$IN_SECRET" --permission introspect --json >/dev/null
   PW_CLIENT="$(lk client create bench-mobile "$USER_NAME" --grant-type password --public --client-id "$PW_ID" --json |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')"
   PW_BODY="grant_type=password&client_id=$PW_CLIENT&token_type=jwt&username=$USER_NAME&password=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "$USER_PASSWORD")"

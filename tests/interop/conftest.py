@@ -175,6 +175,7 @@ class Latchkey:
         scopes: str | None = None,
         filters: str | None = None,
         restricted: bool = False,
+        permissions: tuple[str, ...] = (),
     ) -> Client:
         args = ["client", "create", name, owner, "--grant-type", grant_type, "--json"]
         if public:
@@ -187,6 +188,8 @@ class Latchkey:
             args += ["--filters", filters]
         if restricted:
             args.append("--restricted")
+        for permission in permissions:
+            args += ["--permission", permission]
         out = json.loads(self.cli(*args))
         return Client(name, out["client_id"], out.get("client_secret"))
 
@@ -312,7 +315,8 @@ def world(make_latchkey) -> World:
         "mobile": lk.create_client("mobile", "alice", "password", public=True),
         # A confidential password-grant client (authenticates with its secret as well).
         "partner": lk.create_client("partner", "alice", "password", secret="partner-secret-0123456789"),
-        # A service: client_credentials, acting as alice, with extra scopes and an org filter.
+        # A service: client_credentials, acting as alice, with extra scopes and an org filter; a
+        # resource server too, granted introspection.
         "service": lk.create_client(
             "service",
             "alice",
@@ -320,6 +324,7 @@ def world(make_latchkey) -> World:
             secret="service-secret-0123456789",
             scopes="grades:read,user_id",
             filters="content_org:MITx",
+            permissions=("introspect",),
         ),
         # A restricted partner application.
         "restricted": lk.create_client(

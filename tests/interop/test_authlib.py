@@ -306,6 +306,17 @@ def test_introspection_needs_a_confidential_client(world):
     assert_rfc6749_error(resp, 401, "invalid_client")
 
 
+def test_introspection_needs_the_introspect_permission(world):
+    """A confidential client that was not granted `introspect` is authenticated but refused: 403
+    with an RFC 6749 error body, and nothing about the token."""
+    _, token = password_token(world, "alice", world.users["alice"].password)
+    assert introspect(world, token["access_token"])["active"] is True
+    partner = session_for(world.clients["partner"], "client_secret_basic")
+    resp = partner.introspect_token(world.lk.introspect_url, token=token["access_token"])
+    body = assert_rfc6749_error(resp, 403, "unauthorized_client")
+    assert "introspect" in body["error_description"]
+
+
 @pytest.mark.parametrize("token_type", ["jwt", None], ids=["jwt", "opaque"])
 def test_revoke_access_token(world, token_type):
     extra = {"token_type": token_type} if token_type else {}

@@ -98,7 +98,9 @@ RELOAD_DEADLINE = 75
 def rotation(make_latchkey) -> Rotation:
     lk = make_latchkey("rotation", settings={"janitor": {"interval_secs": 1}})
     lk.create_user("alice", "alice-Pass-1", staff=True)
-    client = lk.create_client("service", "alice", "client-credentials", secret="service-secret-0123456789")
+    client = lk.create_client(
+        "service", "alice", "client-credentials", secret="service-secret-0123456789", permissions=("introspect",)
+    )
     lk.start()
     old_token = cc_token(lk, client)
     old_kid = jwt_header(old_token)["kid"]

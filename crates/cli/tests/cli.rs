@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod common;
 use common::{fails_with, json, latchkey, latchkey_with_stdin, ok};
@@ -252,6 +252,179 @@ fn users_and_clients_are_created_listed_and_refused_when_bad() {
         &latchkey(d, &["user", "enable", "nobody"]),
         "no user named \"nobody\"",
     );
+}
+
+#[test]
+fn client_permissions_are_granted_revoked_and_listed() {
+    let dir = setup();
+    let d = dir.path();
+    let client = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "create",
+            "rs",
+            "alice",
+            "--grant-type",
+            "client-credentials",
+        ];
+        args.extend_from_slice(extra);
+        latchkey(d, &args)
+    };
+    let held = |name: &str| {
+        let clients = json(&latchkey(d, &["client", "list", "--json"]));
+        let found = clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name);
+        found.unwrap()["permissions"].clone()
+    };
+
+    let created = json(&client(&[
+        "--permission",
+        "authz:read",
+        "--permission",
+        "introspect",
+        "--json",
+    ]));
+    assert_eq!(created["permissions"], json!(["introspect", "authz:read"]));
+    assert_eq!(held("rs"), json!(["introspect", "authz:read"]));
+    json(&latchkey(
+        d,
+        &[
+            "client",
+            "create",
+            "plain",
+            "alice",
+            "--grant-type",
+            "password",
+            "--json",
+        ],
+    ));
+    assert_eq!(held("plain"), json!([]), "nothing is granted unasked");
+
+    // On update, grants add to and revocations take from what the client holds.
+    let updated = json(&client(&[
+        "--update",
+        "--permission",
+        "authz:write",
+        "--revoke-permission",
+        "introspect",
+        "--json",
+    ]));
+    assert!(updated["client_secret"].is_null());
+    assert_eq!(updated["permissions"], json!(["authz:read", "authz:write"]));
+    json(&client(&["--update", "--json"]));
+    assert_eq!(held("rs"), json!(["authz:read", "authz:write"]), "kept");
+    json(&client(&[
+        "--update",
+        "--permission",
+        "introspect,authz:read",
+        "--json",
+    ]));
+    assert_eq!(
+        held("rs"),
+        json!(["introspect", "authz:read", "authz:write"])
+    );
+    let table = ok(&latchkey(d, &["client", "list"]));
+    assert!(
+        table.lines().next().unwrap().ends_with("PERMISSIONS"),
+        "{table}"
+    );
+    assert!(
+        table.contains("confidential  introspect,authz:read,authz:write"),
+        "{table}"
+    );
+
+    for (args, needle) in [
+        (
+            vec![
+                "client",
+                "create",
+                "app",
+                "alice",
+                "--grant-type",
+                "password",
+                "--public",
+                "--permission",
+                "introspect",
+            ],
+            "a public client cannot hold permissions (it would hold introspect)",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "rs",
+                "alice",
+                "--grant-type",
+                "client-credentials",
+                "--update",
+                "--public",
+            ],
+            "a public client cannot hold permissions (it would hold introspect, authz:read, \
+             authz:write)",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "x",
+                "alice",
+                "--grant-type",
+                "client-credentials",
+                "--permission",
+                "authz:admin",
+            ],
+            "unknown permission \"authz:admin\": expected introspect, authz:read or authz:write",
+        ),
+        (
+            vec![
+                "client",
+                "create",
+                "rs",
+                "alice",
+                "--grant-type",
+                "client-credentials",
+                "--update",
+                "--permission",
+                "introspect",
+                "--revoke-permission",
+                "introspect",
+            ],
+            "permission introspect is both granted and revoked",
+        ),
+    ] {
+        fails_with(&latchkey(d, &args), needle);
+    }
+    let out = client(&["--revoke-permission", "introspect"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--revoke-permission needs --update"
+    );
+    assert_eq!(
+        held("rs"),
+        json!(["introspect", "authz:read", "authz:write"])
+    );
+    assert_eq!(
+        json(&latchkey(d, &["client", "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "refused changes changed nothing"
+    );
+
+    // Made public once its permissions are revoked.
+    let public = json(&client(&[
+        "--update",
+        "--public",
+        "--revoke-permission",
+        "introspect,authz:read,authz:write",
+        "--json",
+    ]));
+    assert_eq!(public["permissions"], json!([]));
 }
 
 #[test]
@@ -518,7 +691,7 @@ fn migrate_reports_what_it_applied() {
     let dir = tempfile::tempdir().unwrap();
     let first = ok(&latchkey(dir.path(), &["migrate"]));
     assert!(first.contains("applied 0001 init"), "{first}");
-    assert!(first.contains("applied 0003 successor sweep"), "{first}");
+    assert!(first.contains("applied 0004 successor sweep"), "{first}");
     let again = ok(&latchkey(dir.path(), &["migrate"]));
     assert!(again.starts_with("nothing to apply\n"), "{again}");
     assert!(!again.contains("applied"), "{again}");

@@ -1,10 +1,11 @@
 //! Managing users and clients: what the CLI (and later the admin API) does, validated here once.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::client::{
     parse_client_id, parse_filter, parse_lifetime, Client, ClientInputError, ClientKind, GrantType,
-    Lifetimes, RedirectUri,
+    Lifetimes, Permission, RedirectUri,
 };
 use crate::password::{PasswordError, PasswordHasher};
 use crate::random::{client_id, secret_token, Random};
@@ -71,6 +72,11 @@ pub struct ClientSpec {
     pub jwt_lifetime: Option<i64>,
     pub opaque_lifetime: Option<i64>,
     pub refresh_lifetime: Option<i64>,
+    /// Permissions to grant (`introspect`, `authz:read`, `authz:write`); on update, added to the
+    /// ones the client holds.
+    pub permissions: Vec<String>,
+    /// Permissions to take away on update.
+    pub revoked_permissions: Vec<String>,
 }
 
 /// The client as stored, and its secret when one was just set: the only time it is ever shown.
@@ -153,7 +159,8 @@ impl<S: Store> Admin<S> {
 
     /// Creates a client, or with `update` replaces the one of that name and owner. A confidential
     /// client gets a generated 256-bit secret unless one is given; on update the old secret is
-    /// kept unless a new one is given.
+    /// kept unless a new one is given, and so are its permissions, plus the granted ones, minus
+    /// the revoked ones (a grant must never silently drop the others).
     pub async fn save_client(
         &self,
         spec: ClientSpec,
@@ -208,6 +215,7 @@ impl<S: Store> Admin<S> {
                 .map(|s| parse_lifetime("refresh token", s))
                 .transpose()?,
         };
+        let (granted, revoked) = permission_changes(&spec.permissions, &spec.revoked_permissions)?;
         let existing = self.store.client_by_name(owner.id, &spec.name).await?;
         let existing = match (existing, update) {
             (Some(_), false) => return Err(Conflict::ClientName.into()),
@@ -224,17 +232,36 @@ impl<S: Store> Admin<S> {
             (None, Some(old)) => old.id.clone(),
             (None, None) => client_id(self.random.as_ref()),
         };
+        let mut permissions = existing
+            .as_ref()
+            .map(|c| c.permissions().clone())
+            .unwrap_or_default();
+        permissions.extend(&granted);
+        permissions.retain(|p| !revoked.contains(p));
         let (kind, shown) = if spec.public {
+            if !permissions.is_empty() {
+                let held: Vec<_> = permissions.iter().map(|p| p.as_str()).collect();
+                return Err(ClientInputError::PublicWithPermissions(held.join(", ")).into());
+            }
             (ClientKind::Public, None)
         } else {
-            match (spec.client_secret, existing.as_ref().map(|c| &c.kind)) {
-                (Some(secret), _) => (self.confidential(&secret), Some(secret)),
-                (None, Some(kind @ ClientKind::Confidential { .. })) => (kind.clone(), None),
-                (None, _) => {
+            let kept = existing.as_ref().and_then(|c| match &c.kind {
+                ClientKind::Confidential { secret_hash, .. } => Some(*secret_hash),
+                ClientKind::Public => None,
+            });
+            let (secret_hash, shown) = match (spec.client_secret, kept) {
+                (Some(secret), _) => (self.hasher.hash(secret.expose()), Some(secret)),
+                (None, Some(kept)) => (kept, None),
+                (None, None) => {
                     let secret = secret_token(self.random.as_ref());
-                    (self.confidential(&secret), Some(secret))
+                    (self.hasher.hash(secret.expose()), Some(secret))
                 }
-            }
+            };
+            let kind = ClientKind::Confidential {
+                secret_hash,
+                permissions,
+            };
+            (kind, shown)
         };
         let client = Client {
             id,
@@ -260,16 +287,69 @@ impl<S: Store> Admin<S> {
             Some(_) => self.store.update_client(&client).await?,
             None => self.store.insert_client(&client).await?,
         }
-        tracing::info!(target: "audit", client_id = %client.id, update, "client saved");
+        let permissions: Vec<_> = client.permissions().iter().map(|p| p.as_str()).collect();
+        tracing::info!(
+            target: "audit",
+            client_id = %client.id,
+            update,
+            permissions = %permissions.join(" "),
+            "client saved"
+        );
         Ok(SavedClient {
             client,
             secret: shown,
         })
     }
+}
 
-    fn confidential(&self, secret: &Secret) -> ClientKind {
-        ClientKind::Confidential {
-            secret_hash: self.hasher.hash(secret.expose()),
-        }
+/// The permissions to grant and to revoke, which must not overlap (which one would win is a guess).
+fn permission_changes(
+    granted: &[String],
+    revoked: &[String],
+) -> Result<(BTreeSet<Permission>, BTreeSet<Permission>), ClientInputError> {
+    let parse = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<BTreeSet<Permission>, _>>()
+    };
+    let (granted, revoked) = (parse(granted)?, parse(revoked)?);
+    if let Some(both) = granted.intersection(&revoked).next() {
+        return Err(ClientInputError::GrantedAndRevoked(*both));
+    }
+    Ok((granted, revoked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn permission_changes_are_parsed_and_must_not_overlap() {
+        let (granted, revoked) = permission_changes(
+            &names(&["introspect", "authz:read"]),
+            &names(&["authz:write"]),
+        )
+        .unwrap();
+        assert_eq!(
+            granted.into_iter().collect::<Vec<_>>(),
+            [Permission::Introspect, Permission::AuthzRead]
+        );
+        assert_eq!(
+            revoked.into_iter().collect::<Vec<_>>(),
+            [Permission::AuthzWrite]
+        );
+        assert_eq!(
+            permission_changes(&names(&["authz:read"]), &names(&["authz:read"])),
+            Err(ClientInputError::GrantedAndRevoked(Permission::AuthzRead))
+        );
+        assert_eq!(
+            permission_changes(&names(&["admin"]), &[]),
+            Err(ClientInputError::Permission("admin".into()))
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! OAuth2 clients. A public client has no secret at all (the type cannot hold one); a confidential
-//! client's secret exists only as a keyed hash.
+//! client's secret exists only as a keyed hash. Only a confidential client can hold
+//! [`Permission`]s: a public one merely names itself, so anyone could use what it held.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -65,6 +67,15 @@ pub enum ClientInputError {
     Filter(String),
     #[error("{0} lifetime must be between 1 and 31536000 seconds (got {1})")]
     Lifetime(&'static str, i64),
+    #[error("unknown permission {0:?}: expected introspect, authz:read or authz:write")]
+    Permission(String),
+    #[error(
+        "a public client cannot hold permissions (it would hold {0}): anyone who knows its \
+         client_id could use them"
+    )]
+    PublicWithPermissions(String),
+    #[error("permission {0} is both granted and revoked")]
+    GrantedAndRevoked(Permission),
 }
 
 impl FromStr for GrantType {
@@ -79,11 +90,70 @@ impl FromStr for GrantType {
     }
 }
 
-/// Public clients (mobile apps, SPAs) cannot keep a secret; confidential ones store only its hash.
+/// What a confidential client may do beyond getting tokens for itself and its users. Each one
+/// opens an endpoint that reads or changes what belongs to other clients' users, so none comes
+/// with being confidential: an operator grants them one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Permission {
+    /// RFC 7662 introspection of any token, whoever it was issued to.
+    Introspect,
+    /// The authz API's checks, change feed, scopes and assignment list.
+    AuthzRead,
+    /// Assigning and unassigning roles through the authz API.
+    AuthzWrite,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 3] = [
+        Permission::Introspect,
+        Permission::AuthzRead,
+        Permission::AuthzWrite,
+    ];
+
+    /// The spelling operators type and the database stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Introspect => "introspect",
+            Permission::AuthzRead => "authz:read",
+            Permission::AuthzWrite => "authz:write",
+        }
+    }
+
+    /// What the permission opens, for messages.
+    pub fn opens(self) -> &'static str {
+        match self {
+            Permission::Introspect => "introspection",
+            Permission::AuthzRead | Permission::AuthzWrite => "the authz API",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = ClientInputError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| ClientInputError::Permission(s.to_owned()))
+    }
+}
+
+/// Public clients (mobile apps, SPAs) cannot keep a secret; confidential ones store only its hash,
+/// and only they hold permissions (a public client that did would lend them to anyone).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientKind {
     Public,
-    Confidential { secret_hash: TokenHash },
+    Confidential {
+        secret_hash: TokenHash,
+        permissions: BTreeSet<Permission>,
+    },
 }
 
 /// Per-client overrides of the server's token lifetimes, in seconds.
@@ -137,6 +207,15 @@ pub struct Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         matches!(self.kind, ClientKind::Public)
+    }
+
+    /// The permissions this client holds; always none for a public client.
+    pub fn permissions(&self) -> &BTreeSet<Permission> {
+        static NONE: BTreeSet<Permission> = BTreeSet::new();
+        match &self.kind {
+            ClientKind::Public => &NONE,
+            ClientKind::Confidential { permissions, .. } => permissions,
+        }
     }
 }
 
@@ -204,6 +283,17 @@ mod tests {
         ] {
             assert!(RedirectUri::try_from(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn permissions_round_trip_their_spelling_and_name_the_bad_one() {
+        for p in Permission::ALL {
+            assert_eq!(p.as_str().parse(), Ok(p));
+        }
+        assert_eq!(
+            "authz:admin".parse::<Permission>(),
+            Err(ClientInputError::Permission("authz:admin".into()))
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! Client authentication (RFC 6749 §2.3). The only way to get an [`AuthenticatedClient`] is to pass
 //! the secret check ([`verify_client`], which [`ClientCache::authenticate`] runs on every request).
+//! What an authenticated client may then do beyond the grants is [`AuthenticatedClient::require`]'s
+//! decision, from the permissions an operator granted it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Client, ClientKind};
+use latchkey_proto::ErrorCode;
+
+use crate::client::{Client, ClientKind, Permission};
 use crate::error::GrantError;
 use crate::secret::{Secret, SecretHasher};
 use crate::store::ClientStore;
@@ -64,6 +68,39 @@ pub struct AuthenticatedClient(Client);
 impl AuthenticatedClient {
     pub fn client(&self) -> &Client {
         &self.0
+    }
+
+    /// `Ok` when the client holds `permission`. A public client is refused as unauthenticated
+    /// rather than unauthorized: it only named itself, so nobody in particular is asking.
+    pub fn require(&self, permission: Permission) -> Result<(), PermissionError> {
+        if self.0.is_public() {
+            Err(PermissionError::Public(permission))
+        } else if self.0.permissions().contains(&permission) {
+            Ok(())
+        } else {
+            Err(PermissionError::Missing(permission))
+        }
+    }
+}
+
+/// Why an authenticated client may not do what it asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PermissionError {
+    #[error("{} needs a confidential client", .0.opens())]
+    Public(Permission),
+    #[error("the client lacks the {0} permission")]
+    Missing(Permission),
+}
+
+impl PermissionError {
+    /// The RFC 6749 §5.2 `error` value: a public client is not authenticated (`invalid_client`);
+    /// a confidential one is, but not allowed this (`unauthorized_client`, RFC 6749's code for a
+    /// client that may not use what it asked for).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PermissionError::Public(_) => ErrorCode::InvalidClient,
+            PermissionError::Missing(_) => ErrorCode::UnauthorizedClient,
+        }
     }
 }
 
@@ -136,7 +173,7 @@ pub fn verify_client(
         (ClientKind::Public, Some(_)) => {
             Err(GrantError::InvalidClient("client authentication failed"))
         }
-        (ClientKind::Confidential { secret_hash }, Some(secret))
+        (ClientKind::Confidential { secret_hash, .. }, Some(secret))
             if hasher.matches(secret.expose(), secret_hash) =>
         {
             Ok(AuthenticatedClient(client))
@@ -149,7 +186,11 @@ pub fn verify_client(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::client::{GrantType, Lifetimes};
+    use crate::user::UserId;
 
     #[test]
     fn an_empty_secret_is_no_secret_in_basic_as_in_the_body() {
@@ -160,5 +201,48 @@ mod tests {
             ClientCredentials::from_parts(None, Some("app".into()), Some(String::new())).unwrap();
         assert!(basic.secret.is_none() && body.secret.is_none());
         assert_eq!(basic.client_id, body.client_id);
+    }
+
+    fn authenticated(kind: ClientKind) -> AuthenticatedClient {
+        AuthenticatedClient(Client {
+            id: "c".into(),
+            name: "c".into(),
+            owner: UserId(1),
+            kind,
+            grant_type: GrantType::ClientCredentials,
+            redirect_uris: vec![],
+            scopes: vec![],
+            filters: vec![],
+            restricted: false,
+            skip_authorization: false,
+            lifetimes: Lifetimes::default(),
+            created_at: 0,
+        })
+    }
+
+    #[test]
+    fn only_a_granted_permission_is_held() {
+        let hasher = SecretHasher::new(&[3; 32]);
+        let confidential = |held: &[Permission]| {
+            authenticated(ClientKind::Confidential {
+                secret_hash: hasher.hash("s"),
+                permissions: held.iter().copied().collect::<BTreeSet<_>>(),
+            })
+        };
+        let reader = confidential(&[Permission::AuthzRead]);
+        assert_eq!(reader.require(Permission::AuthzRead), Ok(()));
+        assert_eq!(
+            reader.require(Permission::AuthzWrite),
+            Err(PermissionError::Missing(Permission::AuthzWrite)),
+            "reading does not imply writing"
+        );
+        assert_eq!(
+            confidential(&[]).require(Permission::Introspect),
+            Err(PermissionError::Missing(Permission::Introspect))
+        );
+        assert_eq!(
+            authenticated(ClientKind::Public).require(Permission::Introspect),
+            Err(PermissionError::Public(Permission::Introspect))
+        );
     }
 }

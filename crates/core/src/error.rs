@@ -3,6 +3,7 @@
 
 use latchkey_proto::ErrorCode;
 
+use crate::client_auth::PermissionError;
 use crate::keys::KeyError;
 use crate::password::PasswordError;
 use crate::scope::ScopeError;
@@ -23,6 +24,8 @@ pub enum GrantError {
     UnsupportedGrantType(String),
     #[error(transparent)]
     InvalidScope(#[from] ScopeError),
+    #[error(transparent)]
+    Permission(#[from] PermissionError),
     #[error("too many sign-in attempts; retry in {retry_after} seconds")]
     Throttled { retry_after: i64 },
     /// The server has more password checks queued than it will take on; nothing was checked.
@@ -94,6 +97,7 @@ impl GrantError {
             GrantError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
             GrantError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
             GrantError::InvalidScope(_) => ErrorCode::InvalidScope,
+            GrantError::Permission(e) => e.code(),
             GrantError::Throttled { .. } | GrantError::Unavailable { .. } => {
                 ErrorCode::TemporarilyUnavailable
             }

@@ -8,8 +8,9 @@
 //! curl -H "Authorization: JWT $TOKEN" http://127.0.0.1:8080/profile
 //! ```
 //!
-//! Optional: `LATCHKEY_GUARD_CLIENT_ID` / `LATCHKEY_GUARD_CLIENT_SECRET` (a confidential client, to
-//! accept deprecated opaque tokens), `LATCHKEY_GUARD_STYLE=openedx`, `LISTEN=addr`.
+//! Optional: `LATCHKEY_GUARD_CLIENT_ID` / `LATCHKEY_GUARD_CLIENT_SECRET` (a confidential client
+//! granted `introspect`, to accept deprecated opaque tokens), `LATCHKEY_GUARD_STYLE=openedx`,
+//! `LISTEN=addr`.
 
 use axum::extract::Path;
 use axum::http::StatusCode;

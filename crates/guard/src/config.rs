@@ -74,7 +74,8 @@ pub enum KeySource {
     Static(JwkSet),
 }
 
-/// The guard's own confidential client, for introspecting opaque tokens (RFC 7662 §2.1).
+/// The guard's own confidential client, for introspecting opaque tokens (RFC 7662 §2.1); the server
+/// must have granted it `introspect` (`latchkey client create ... --permission introspect`).
 #[derive(Clone, Debug)]
 pub struct IntrospectionConfig {
     /// The introspection endpoint; default: the discovery document's `introspection_endpoint`.

@@ -21,11 +21,12 @@ const PHYSICS: &str = "lib^lib:MITx:physics";
 /// latency (milliseconds locally, one 200 ms janitor interval across nodes).
 const BOUND: Duration = Duration::from_secs(20);
 
-/// A user `alice`, and a client with the credentials of a confidential client of hers.
+/// A user `alice`, and a client with the credentials of a confidential client of hers granted
+/// `authz:read`.
 async fn client_of(server: &TestServer<impl Store>) -> AuthzClient {
     server.user("alice", "alice-pw").await;
     let (id, secret) = server
-        .confidential("guard", "alice", "client-credentials")
+        .confidential_with("guard", "alice", "client-credentials", &["authz:read"])
         .await;
     client_at(&server.base, &id, &secret)
 }
@@ -125,7 +126,7 @@ async fn bad_questions_and_bad_credentials_get_no_answer(server: TestServer<impl
         client.check("alice", VIEW, PHYSICS).await,
         Err(CheckError::Invalid(_))
     ));
-    let (id, _) = server
+    let (id, secret) = server
         .confidential("other", "alice", "client-credentials")
         .await;
     let wrong = client_at(&server.base, &id, "not-the-secret");
@@ -134,6 +135,12 @@ async fn bad_questions_and_bad_credentials_get_no_answer(server: TestServer<impl
         Err(CheckError::Unavailable(_))
     ));
     assert!(!format!("{wrong:?}").contains("not-the-secret"));
+    // The right secret, but not granted authz:read: the operator learns which permission is missing.
+    let unpermitted = client_at(&server.base, &id, &secret);
+    match unpermitted.check("user^alice", VIEW, PHYSICS).await {
+        Err(CheckError::Unavailable(why)) => assert!(why.contains("authz:read"), "{why}"),
+        other => panic!("expected the server's refusal, got {other:?}"),
+    }
 }
 
 /// openedx-authz's staff bypass decides too: a staff account created after a guard cached "no" for

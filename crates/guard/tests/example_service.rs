@@ -279,7 +279,12 @@ async fn opaque_token_by_introspection_with_deprecation_header() {
     let world = World::new().await;
     let (guard_id, guard_secret) = world
         .server
-        .confidential("resource-server", "alice", "client-credentials")
+        .confidential_with(
+            "resource-server",
+            "alice",
+            "client-credentials",
+            &["introspect"],
+        )
         .await;
     let mut config = world.config();
     config.introspection = Some(IntrospectionConfig::new(guard_id, guard_secret));

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_authz::AuthzError;
 use latchkey_core::authz::AuthzServiceError;
+use latchkey_core::client_auth::PermissionError;
 use latchkey_core::error::GrantError;
 use latchkey_proto::{ErrorCode, ErrorResponse};
 
@@ -49,6 +50,9 @@ impl ApiError {
 
 impl From<GrantError> for ApiError {
     fn from(e: GrantError) -> Self {
+        if let GrantError::Permission(e) = e {
+            return e.into();
+        }
         let code = e.code();
         let status = match &e {
             GrantError::Internal(source) => {
@@ -72,6 +76,19 @@ impl From<GrantError> for ApiError {
             retry_after,
             basic_challenge: false,
         }
+    }
+}
+
+/// A public client is not authenticated: 401, as RFC 6749 §5.2 answers `invalid_client`. A
+/// confidential client without the permission is: 403, as RFC 6750 §3.1 answers a token without
+/// the scope, so that a resource server's operator sees "not allowed", not "wrong secret".
+impl From<PermissionError> for ApiError {
+    fn from(e: PermissionError) -> Self {
+        let status = match e {
+            PermissionError::Public(_) => StatusCode::UNAUTHORIZED,
+            PermissionError::Missing(_) => StatusCode::FORBIDDEN,
+        };
+        ApiError::new(status, e.code(), e.to_string())
     }
 }
 

@@ -4,7 +4,7 @@
 //! conformance suite, which runs on both.
 
 use async_trait::async_trait;
-use latchkey_core::client::{Client, ClientKind, Lifetimes, RedirectUri};
+use latchkey_core::client::{Client, ClientKind, Lifetimes, Permission, RedirectUri};
 use latchkey_core::password::django_iterations;
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{
@@ -29,7 +29,7 @@ macro_rules! user_cols {
 macro_rules! client_cols {
     () => {
         "id, name, owner_id, secret_hash, grant_type, redirect_uris, scopes, filters, restricted, \
-         skip_authorization, jwt_lifetime, opaque_lifetime, refresh_lifetime, created_at"
+         skip_authorization, jwt_lifetime, opaque_lifetime, refresh_lifetime, created_at, permissions"
     };
 }
 
@@ -57,6 +57,16 @@ fn conflict(e: sqlx::Error) -> StoreError {
         }
     }
     backend(e)
+}
+
+/// A client's permissions as stored: space-separated, like scopes.
+fn permissions_column(c: &Client) -> String {
+    let names: Vec<String> = c
+        .permissions()
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
+    join(&names)
 }
 
 fn hash_of(bytes: &[u8]) -> Result<TokenHash, StoreError> {
@@ -298,11 +308,17 @@ macro_rules! sql_store {
 
             fn client(r: &<$db as sqlx::Database>::Row) -> Result<Client, StoreError> {
                 let secret: Option<Vec<u8>> = r.try_get("secret_hash").map_err(backend)?;
+                let permissions = split(&r.try_get::<String, _>("permissions").map_err(backend)?)
+                    .iter()
+                    .map(|p| p.parse::<Permission>().map_err(corrupt))
+                    .collect::<Result<_, _>>()?;
                 let kind = match secret {
                     Some(h) => ClientKind::Confidential {
                         secret_hash: hash_of(&h)?,
+                        permissions,
                     },
-                    None => ClientKind::Public,
+                    None if permissions.is_empty() => ClientKind::Public,
+                    None => return Err(corrupt("a public client holds permissions")),
                 };
                 let grant: String = r.try_get("grant_type").map_err(backend)?;
                 let uris: String = r.try_get("redirect_uris").map_err(backend)?;
@@ -538,13 +554,13 @@ macro_rules! sql_store {
             async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
                 let secret = match &c.kind {
                     ClientKind::Public => None,
-                    ClientKind::Confidential { secret_hash } => Some(secret_hash.as_bytes().to_vec()),
+                    ClientKind::Confidential { secret_hash, .. } => Some(secret_hash.as_bytes().to_vec()),
                 };
                 let uris: Vec<String> = c.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect();
                 sqlx::query(concat!(
                     "INSERT INTO clients (",
                     client_cols!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                 ))
                 .bind(&c.id)
                 .bind(&c.name)
@@ -560,6 +576,7 @@ macro_rules! sql_store {
                 .bind(c.lifetimes.opaque)
                 .bind(c.lifetimes.refresh)
                 .bind(c.created_at)
+                .bind(permissions_column(c))
                 .execute(&self.pool)
                 .await
                 .map_err(conflict)?;
@@ -569,14 +586,14 @@ macro_rules! sql_store {
             async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
                 let secret = match &c.kind {
                     ClientKind::Public => None,
-                    ClientKind::Confidential { secret_hash } => Some(secret_hash.as_bytes().to_vec()),
+                    ClientKind::Confidential { secret_hash, .. } => Some(secret_hash.as_bytes().to_vec()),
                 };
                 let uris: Vec<String> = c.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect();
                 let done = sqlx::query(
                     "UPDATE clients SET name = $2, owner_id = $3, secret_hash = $4, grant_type = $5, \
                      redirect_uris = $6, scopes = $7, filters = $8, restricted = $9, \
                      skip_authorization = $10, jwt_lifetime = $11, opaque_lifetime = $12, \
-                     refresh_lifetime = $13 WHERE id = $1",
+                     refresh_lifetime = $13, permissions = $14 WHERE id = $1",
                 )
                 .bind(&c.id)
                 .bind(&c.name)
@@ -591,6 +608,7 @@ macro_rules! sql_store {
                 .bind(c.lifetimes.jwt)
                 .bind(c.lifetimes.opaque)
                 .bind(c.lifetimes.refresh)
+                .bind(permissions_column(c))
                 .execute(&self.pool)
                 .await
                 .map_err(conflict)?;

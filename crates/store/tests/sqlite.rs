@@ -17,3 +17,11 @@ async fn fresh() -> SqliteStore {
 }
 
 suite!(fresh);
+
+#[tokio::test]
+async fn a_public_client_row_cannot_hold_permissions() {
+    let s = fresh().await;
+    let grant = conformance::public_client_to_grant(&s).await;
+    let refused = sqlx::query(grant).execute(s.pool()).await;
+    assert!(refused.is_err(), "{refused:?}");
+}

@@ -258,18 +258,31 @@ impl<S: Store> TestServer<S> {
             .expect("create client")
     }
 
-    /// A confidential client for `grant_type`, owned by `owner`; returns (client_id, secret).
+    /// A confidential client for `grant_type`, owned by `owner`, without permissions; returns
+    /// (client_id, secret).
     pub async fn confidential(
         &self,
         name: &str,
         owner: &str,
         grant_type: &str,
     ) -> (String, String) {
+        self.confidential_with(name, owner, grant_type, &[]).await
+    }
+
+    /// [`confidential`](Self::confidential), granted `permissions` (e.g. `"introspect"`).
+    pub async fn confidential_with(
+        &self,
+        name: &str,
+        owner: &str,
+        grant_type: &str,
+        permissions: &[&str],
+    ) -> (String, String) {
         let saved = self
             .client(ClientSpec {
                 name: name.into(),
                 owner: owner.into(),
                 grant_type: grant_type.into(),
+                permissions: permissions.iter().map(|p| p.to_string()).collect(),
                 ..ClientSpec::default()
             })
             .await;

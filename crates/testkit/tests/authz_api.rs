@@ -83,7 +83,8 @@ impl Api {
     }
 }
 
-/// `reader`: a confidential client of an ordinary user. `admin`: one owned by a superuser.
+/// `reader`: a confidential client of an ordinary user, granted `authz:read`. `admin`: one owned by
+/// a superuser, granted `authz:write` only.
 async fn clients(server: &TestServer<impl Store>) -> (Api, Api) {
     server.user("alice", "alice-pw").await;
     server
@@ -101,10 +102,10 @@ async fn clients(server: &TestServer<impl Store>) -> (Api, Api) {
         secret,
     };
     let reader = api(server
-        .confidential("lms", "alice", "client-credentials")
+        .confidential_with("lms", "alice", "client-credentials", &["authz:read"])
         .await);
     let admin = api(server
-        .confidential("roles", "root", "client-credentials")
+        .confidential_with("roles", "root", "client-credentials", &["authz:write"])
         .await);
     (reader, admin)
 }
@@ -251,8 +252,8 @@ async fn bad_input_is_invalid_request(server: TestServer<impl Store>) {
     );
 }
 
-async fn callers_must_authenticate_and_writers_be_staff(server: TestServer<impl Store>) {
-    let (reader, _admin) = clients(&server).await;
+async fn callers_must_authenticate_and_hold_the_permission(server: TestServer<impl Store>) {
+    let (reader, admin) = clients(&server).await;
     let check = json!({"subject": "user^alice", "action": VIEW, "scope": PHYSICS});
     let r = reqwest::Client::new()
         .post(server.url("/authz/v1/check"))
@@ -262,43 +263,86 @@ async fn callers_must_authenticate_and_writers_be_staff(server: TestServer<impl 
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
-    let reader_secret = reader.secret.clone();
     let wrong = Api {
+        base: server.base.clone(),
+        id: reader.id.clone(),
         secret: "wrong".into(),
-        ..reader
     };
     let (status, body) = wrong.check_body(check.clone()).await;
     assert_eq!((status, &body["error"]), (401, &json!("invalid_client")));
-    let public = Api {
-        base: server.base.clone(),
-        id: server.public("app", "alice", "password").await,
-        secret: String::new(),
-    };
+    let public = server.public("app", "alice", "password").await;
     let r = reqwest::Client::new()
         .post(server.url("/authz/v1/check"))
-        .basic_auth(&public.id, None::<&str>)
+        .basic_auth(&public, None::<&str>)
         .json(&check)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401, "a public client may not ask");
+    assert!(r.headers().contains_key("www-authenticate"));
 
-    // A confidential client of a user who is neither staff nor superuser may read, not write.
-    let reader = Api {
-        secret: reader_secret,
-        ..wrong
+    // Authenticated but not permitted: 403, unauthorized_client, naming the permission.
+    let refused = |status: u16, body: &Value, permission: &str| {
+        assert_eq!(
+            (status, &body["error"]),
+            (403, &json!("unauthorized_client")),
+            "{body}"
+        );
+        assert_eq!(
+            body["error_description"],
+            format!("the client lacks the {permission} permission")
+        );
     };
-    let (status, body) = reader.assign("user^alice", "role^library_admin", "*").await;
-    assert_eq!(
-        (status, &body["error"]),
-        (403, &json!("access_denied")),
-        "{body}"
-    );
-    let (status, _) = reader
-        .unassign("user^alice", "role^library_admin", "*")
-        .await;
-    assert_eq!(status, 403);
+    let api = |(id, secret): (String, String)| Api {
+        base: server.base.clone(),
+        id,
+        secret,
+    };
+    let plain = api(server
+        .confidential("plain", "alice", "client-credentials")
+        .await);
+    for caller in [&plain, &admin] {
+        let (status, body) = caller.check_body(check.clone()).await;
+        refused(status, &body, "authz:read");
+        for (path, query) in [
+            ("/authz/v1/changes", vec![("after", "0"), ("wait", "1")]),
+            (
+                "/authz/v1/scopes",
+                vec![("subject", "user^alice"), ("action", VIEW)],
+            ),
+            ("/authz/v1/assignments", vec![]),
+        ] {
+            let (status, body) = caller.get(path, &query).await;
+            refused(status, &body, "authz:read");
+        }
+    }
+    // Reading does not imply writing, and neither does a staff or superuser owner.
+    let superusers = api(server
+        .confidential_with("root-reader", "root", "client-credentials", &["authz:read"])
+        .await);
+    for caller in [&plain, &reader, &superusers] {
+        let (status, body) = caller.assign("user^alice", "role^library_admin", "*").await;
+        refused(status, &body, "authz:write");
+        let (status, body) = caller
+            .unassign("user^alice", "role^library_admin", "*")
+            .await;
+        refused(status, &body, "authz:write");
+    }
     assert_eq!(server.authz.version(), 1, "nothing was written");
+
+    // authz:write is the capability: a client of an ordinary user that holds it may write.
+    let writer = api(server
+        .confidential_with(
+            "alice-roles",
+            "alice",
+            "client-credentials",
+            &["authz:write"],
+        )
+        .await);
+    let (status, body) = writer
+        .assign("user^alice", "role^library_user", PHYSICS)
+        .await;
+    assert_eq!(status, 201, "{body}");
 }
 
 async fn staff_are_allowed_in_libraries_and_courses(server: TestServer<impl Store>) {
@@ -359,13 +403,13 @@ async fn postgres_bad_input_is_invalid_request() {
 }
 
 #[tokio::test]
-async fn sqlite_callers_must_authenticate_and_writers_be_staff() {
-    callers_must_authenticate_and_writers_be_staff(TestServer::sqlite().await).await;
+async fn sqlite_callers_must_authenticate_and_hold_the_permission() {
+    callers_must_authenticate_and_hold_the_permission(TestServer::sqlite().await).await;
 }
 
 #[tokio::test]
-async fn postgres_callers_must_authenticate_and_writers_be_staff() {
-    callers_must_authenticate_and_writers_be_staff(TestServer::postgres().await).await;
+async fn postgres_callers_must_authenticate_and_hold_the_permission() {
+    callers_must_authenticate_and_hold_the_permission(TestServer::postgres().await).await;
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ const PHYSICS: &str = "lib^lib:MITx:physics";
 /// Far below the 60 s wait the polls ask for, far above any scheduling delay.
 const EARLY: Duration = Duration::from_secs(30);
 
-/// A confidential client of an ordinary user.
+/// A confidential client of an ordinary user, granted `authz:read`.
 struct Caller {
     base: String,
     id: String,
@@ -30,7 +30,7 @@ impl Caller {
     async fn new(server: &TestServer<impl Store>) -> Caller {
         server.user("alice", "alice-pw").await;
         let (id, secret) = server
-            .confidential("lms", "alice", "client-credentials")
+            .confidential_with("lms", "alice", "client-credentials", &["authz:read"])
             .await;
         Caller {
             base: server.base.clone(),
@@ -144,7 +144,7 @@ async fn checks_carry_their_version(server: TestServer<impl Store>) {
     );
 }
 
-async fn the_feed_needs_a_confidential_client(server: TestServer<impl Store>) {
+async fn the_feed_needs_a_client_granted_authz_read(server: TestServer<impl Store>) {
     let caller = Caller::new(&server).await;
     let url = format!("{}/authz/v1/changes?after=0", caller.base);
     for request in [
@@ -161,6 +161,21 @@ async fn the_feed_needs_a_confidential_client(server: TestServer<impl Store>) {
         assert_eq!(body["error"], "invalid_client", "{body}");
         assert!(body["error_description"].is_string(), "{body}");
     }
+    // Authenticated, but not granted authz:read.
+    let (id, secret) = server
+        .confidential("plain", "alice", "client-credentials")
+        .await;
+    let r = caller
+        .http
+        .get(&url)
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.headers().contains_key("www-authenticate"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client", "{body}");
     let r = caller
         .http
         .get(format!("{}/authz/v1/changes?after=x", caller.base))
@@ -179,7 +194,7 @@ latchkey_testkit::on_both_backends!(
     a_quiet_poll_ends_with_the_same_version,
     shutdown_ends_waiting_polls,
     checks_carry_their_version,
-    the_feed_needs_a_confidential_client,
+    the_feed_needs_a_client_granted_authz_read,
 );
 
 /// Two nodes on one PostgreSQL database: a poll waiting on the first answers when the first's

@@ -74,8 +74,8 @@ fn claims(server: &TestServer<impl Store>, jwt: &str) -> AccessClaims {
     latchkey_token::verify(jwt, &ring.verifying, &v, latchkey_server::clock::now()).unwrap()
 }
 
-/// A password-grant public client "mobile" and a client_credentials client "svc", both owned by
-/// alice (password "alice-pw").
+/// A password-grant public client "mobile", a client_credentials client "svc" and a resource
+/// server "introspector" granted `introspect`, all owned by alice (password "alice-pw").
 struct Fixture {
     mobile: String,
     svc: (String, String),
@@ -89,7 +89,12 @@ async fn fixture(server: &TestServer<impl Store>) -> Fixture {
         .confidential("svc", "alice", "client-credentials")
         .await;
     let introspector = server
-        .confidential("introspector", "alice", "client-credentials")
+        .confidential_with(
+            "introspector",
+            "alice",
+            "client-credentials",
+            &["introspect"],
+        )
         .await;
     Fixture {
         mobile,
@@ -875,6 +880,80 @@ async fn the_janitor_removes_expired_rows<S: Store + Rows>(server: TestServer<S>
     );
 }
 
+/// Introspection tells about any user's tokens, so only a client granted `introspect` may ask,
+/// even for an answer the server holds in its cache. A grant or revocation made by the operator
+/// (the CLI, another process) reaches the server within its client cache's TTL.
+async fn introspection_needs_the_introspect_permission<S: Store>(server: TestServer<S>) {
+    let f = fixture(&server).await;
+    let token = s(&password_grant(&server, &f, true).await, "access_token");
+    assert_eq!(introspect(&server, &f, &token).await["active"], true);
+    // An answer describes a user's token: no cache on the way may keep it (nor the refusal).
+    let (id, secret) = (f.introspector.0.as_str(), f.introspector.1.as_str());
+    let answer = http()
+        .post(server.url("/oauth2/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let (id, secret) = (f.svc.0.as_str(), f.svc.1.as_str());
+    let form = [("token", token.as_str())];
+    let ask = || post_basic(&server, "/oauth2/introspect", (id, secret), &form);
+    let (st, body) = ask().await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (403, Some("unauthorized_client")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error_description"],
+        "the client lacks the introspect permission"
+    );
+
+    let change = |granted: &[&str], revoked: &[&str]| ClientSpec {
+        name: "svc".into(),
+        owner: "alice".into(),
+        grant_type: "client-credentials".into(),
+        permissions: granted.iter().map(|p| p.to_string()).collect(),
+        revoked_permissions: revoked.iter().map(|p| p.to_string()).collect(),
+        ..ClientSpec::default()
+    };
+    let until = |want: u16| async move {
+        let bound = short_client_cache().tokens.client_cache_ttl + Duration::from_secs(10);
+        let start = std::time::Instant::now();
+        loop {
+            let (st, body) = ask().await;
+            if st == want {
+                return body;
+            }
+            assert!(
+                start.elapsed() < bound,
+                "still {st} after {bound:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let now = latchkey_server::clock::now();
+    let saved = server
+        .admin
+        .save_client(change(&["introspect"], &[]), true, now);
+    assert!(saved.await.unwrap().secret.is_none(), "the secret is kept");
+    assert_eq!(until(200).await["active"], true);
+    let saved = server
+        .admin
+        .save_client(change(&[], &["introspect"]), true, now);
+    saved.await.unwrap();
+    assert_eq!(until(403).await["error"], "unauthorized_client");
+}
+
+fn short_client_cache() -> Settings {
+    let mut s = test_settings();
+    s.tokens.client_cache_ttl = Duration::from_millis(200);
+    s
+}
+
 fn grace_zero() -> Settings {
     let mut s = test_settings();
     s.tokens.refresh_grace = 0;
@@ -896,6 +975,7 @@ latchkey_testkit::on_both_backends! {
     unverified_users_and_django_hashes => test_settings(),
     password_attempts_are_throttled => strict_throttle(),
     the_janitor_removes_expired_rows => test_settings(),
+    introspection_needs_the_introspect_permission => short_client_cache(),
 }
 
 /// Introspection answers for active tokens are reused for `introspection_cache_ttl` (2 s by

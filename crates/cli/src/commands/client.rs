@@ -14,6 +14,10 @@ use crate::config::Config;
 use crate::wiring;
 
 #[derive(Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per run: boxing the flags would buy nothing"
+)]
 pub enum ClientCommand {
     /// Create a client (or with --update, change the one of that name and owner)
     Create {
@@ -43,6 +47,20 @@ pub enum ClientCommand {
         restricted: bool,
         #[arg(long)]
         skip_authorization: bool,
+        /// Grant a permission: introspect, authz:read or authz:write (repeatable, or
+        /// comma-separated; confidential clients only). With --update, added to those it holds
+        #[arg(long = "permission", value_name = "PERMISSION", value_delimiter = ',')]
+        permissions: Vec<String>,
+        /// With --update, take a permission away (repeatable, or comma-separated)
+        #[arg(
+            long = "revoke-permission",
+            value_name = "PERMISSION",
+            value_delimiter = ',',
+            requires = "update"
+        )]
+        revoked_permissions: Vec<String>,
+        /// Change the existing client of this name and owner; its secret and permissions are kept
+        /// unless changed, everything else is set as given
         #[arg(long)]
         update: bool,
         #[arg(long)]
@@ -67,6 +85,7 @@ struct ClientView<'a> {
     filters: &'a [String],
     restricted: bool,
     skip_authorization: bool,
+    permissions: Vec<&'static str>,
 }
 
 fn view(c: &Client) -> ClientView<'_> {
@@ -81,7 +100,12 @@ fn view(c: &Client) -> ClientView<'_> {
         filters: &c.filters,
         restricted: c.restricted,
         skip_authorization: c.skip_authorization,
+        permissions: permissions(c),
     }
+}
+
+fn permissions(c: &Client) -> Vec<&'static str> {
+    c.permissions().iter().map(|p| p.as_str()).collect()
 }
 
 pub async fn run<S: Store>(
@@ -103,6 +127,8 @@ pub async fn run<S: Store>(
             filters,
             restricted,
             skip_authorization,
+            permissions: granted,
+            revoked_permissions,
             update,
             json,
         } => {
@@ -122,6 +148,8 @@ pub async fn run<S: Store>(
                 filters: list(filters.as_deref()),
                 restricted,
                 skip_authorization,
+                permissions: granted,
+                revoked_permissions,
                 ..ClientSpec::default()
             };
             let saved = admin.save_client(spec, update, now()).await?;
@@ -130,6 +158,7 @@ pub async fn run<S: Store>(
                 let out = serde_json::json!({
                     "client_id": saved.client.id,
                     "client_secret": secret,
+                    "permissions": permissions(&saved.client),
                 });
                 println!("{out}");
             } else {
@@ -141,6 +170,10 @@ pub async fn run<S: Store>(
                 if let Some(s) = secret {
                     println!("client_secret {s}  (shown once; only its hash is stored)");
                 }
+                let held = permissions(&saved.client);
+                if !held.is_empty() {
+                    println!("permissions {}", held.join(", "));
+                }
             }
         }
         ClientCommand::List { json } => {
@@ -149,7 +182,10 @@ pub async fn run<S: Store>(
                 let views: Vec<_> = clients.iter().map(view).collect();
                 println!("{}", serde_json::to_string_pretty(&views)?);
             } else {
-                println!("{:<42} {:<24} {:<20} KIND", "CLIENT ID", "NAME", "GRANT");
+                println!(
+                    "{:<42} {:<24} {:<20} {:<13} PERMISSIONS",
+                    "CLIENT ID", "NAME", "GRANT", "KIND"
+                );
                 for c in &clients {
                     let kind = if c.is_public() {
                         "public"
@@ -157,10 +193,11 @@ pub async fn run<S: Store>(
                         "confidential"
                     };
                     println!(
-                        "{:<42} {:<24} {:<20} {kind}",
+                        "{:<42} {:<24} {:<20} {kind:<13} {}",
                         c.id,
                         c.name,
-                        c.grant_type.as_str()
+                        c.grant_type.as_str(),
+                        permissions(c).join(",")
                     );
                 }
             }

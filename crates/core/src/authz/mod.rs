@@ -15,8 +15,12 @@
 //! * A database whose rules were never written (version 0) gets openedx-authz's default policy,
 //!   its `p` and `g2` lines, so the roles work out of the box.
 //!
+//! * What a client may do through the HTTP API is decided here as well ([`access`]): reading needs
+//!   the `authz:read` permission, changing assignments `authz:write`.
+//!
 //! See `docs/design/authz-service.md`.
 
+pub mod access;
 pub mod import;
 pub mod rule;
 

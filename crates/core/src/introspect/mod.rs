@@ -8,6 +8,7 @@ pub(crate) use cache::IntrospectionCache;
 use latchkey_proto::{IntrospectionResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};
 use latchkey_token::AccessClaims;
 
+use crate::client::Permission;
 use crate::client_auth::AuthenticatedClient;
 use crate::error::GrantError;
 use crate::secret::TokenHash;
@@ -30,12 +31,18 @@ impl<S: Store> TokenService<S> {
 
     /// Inactive for anything unknown, expired, revoked, or whose user is disabled. Answers for
     /// active access tokens are reused briefly (see `cache.rs` for what that trades).
-    #[tracing::instrument(skip_all)]
+    ///
+    /// Only a client granted [`Permission::Introspect`] may ask: the answer names any user's
+    /// tokens, whichever client they were issued to (RFC 7662 §4: the endpoint must not be open
+    /// to token scanning, and a client that may introspect is trusted with every answer).
+    #[tracing::instrument(skip_all, fields(client_id = %client.client().id))]
     pub async fn introspect(
         &self,
+        client: &AuthenticatedClient,
         token: &str,
         now: i64,
     ) -> Result<IntrospectionResponse, GrantError> {
+        client.require(Permission::Introspect)?;
         let hash = self.hasher.hash(token);
         if let Some(answer) = self.introspected.get(&hash, now) {
             return Ok(answer);

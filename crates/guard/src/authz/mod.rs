@@ -43,7 +43,8 @@ pub struct AuthzConfig {
     /// The Latchkey server's base URL (the issuer without its `/oauth2`), e.g.
     /// `https://lms.example.com`; the API is under `/authz/v1/`.
     pub server: String,
-    /// A confidential client of the server (any: checks are open to every confidential client).
+    /// A confidential client of the server granted `authz:read`
+    /// (`latchkey client create ... --permission authz:read`).
     pub client_id: String,
     pub client_secret: ClientSecret,
     /// How many answers are cached. `0` turns the cache off. Default: 10 000.
@@ -104,7 +105,8 @@ pub enum CheckError {
     #[error("the authz server refused the check: {0}")]
     Invalid(String),
     /// The server cannot be asked now: unreachable, an error status (a 401 means this client's
-    /// credentials are wrong), or an answer that is not the expected JSON. Operator detail.
+    /// credentials are wrong, a 403 that it was not granted `authz:read`), or an answer that is not
+    /// the expected JSON. Operator detail.
     #[error("the authz server cannot be asked: {0}")]
     Unavailable(String),
 }

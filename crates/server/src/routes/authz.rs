@@ -1,9 +1,9 @@
 //! The authorization API: Open edX AuthZ checks for resource servers, and role assignments.
 //!
-//! Every caller authenticates as a confidential client with HTTP Basic. Checks, scopes and the
-//! assignment list are open to any confidential client (as introspection is); assigning and
-//! unassigning also need the client's owner to be an enabled staff or superuser account, and are
-//! audited as `client:<client_id>`. `GET /authz/v1/changes` is the change feed remote caches
+//! Every caller authenticates as a confidential client with HTTP Basic; what it may then do is
+//! core's decision (`latchkey_core::authz::access`): checks, the change feed, scopes and the
+//! assignment list need the `authz:read` permission, assigning and unassigning `authz:write`
+//! (audited as `client:<client_id>`). `GET /authz/v1/changes` is the change feed remote caches
 //! follow (a long poll, `docs/design/authz-feed.md`). See `docs/design/authz-service.md`.
 
 use std::time::Duration;
@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use latchkey_authz::AuthzError;
+use latchkey_core::authz::access::{AuthzReader, AuthzWriter};
 use latchkey_core::authz::rule::RoleAssignment;
 use latchkey_core::authz::AssignmentFilter;
-use latchkey_core::client_auth::AuthenticatedClient;
-use latchkey_core::error::GrantError;
+use latchkey_core::client_auth::{AuthenticatedClient, PermissionError};
 use latchkey_core::store::Store;
 use latchkey_proto::authz::{
     Assignment, AssignmentChange, AssignmentList, AssignmentQuery, Changes, ChangesQuery,
@@ -58,7 +58,7 @@ pub async fn check<S: Store>(
     headers: HeaderMap,
     body: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
+    let authz = reader(&state, &headers).await?;
     let Json(request) = body.map_err(|e| {
         bad_body(
             e,
@@ -68,7 +68,7 @@ pub async fn check<S: Store>(
     metrics::counter!("latchkey_authz_check_requests_total").increment(1);
     match request {
         CheckRequest::Single(c) => {
-            let (decision, version) = state.authz.check_at(&c.subject, &c.action, &c.scope)?;
+            let (decision, version) = authz.check_at(&c.subject, &c.action, &c.scope)?;
             Ok(Json(CheckResult {
                 allowed: decision.is_allowed(),
                 version: Some(version),
@@ -81,8 +81,7 @@ pub async fn check<S: Store>(
                     "at most {MAX_BATCH} checks per batch"
                 )));
             }
-            let (decisions, version) = state
-                .authz
+            let (decisions, version) = authz
                 .check_batch(
                     batch
                         .checks
@@ -118,14 +117,14 @@ pub async fn changes<S: Store>(
     headers: HeaderMap,
     query: Result<Query<ChangesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller(&state, &headers).await?;
+    let authz = reader(&state, &headers).await?;
     let Query(q) = query.map_err(|e| bad_query(e, "expected ?after=VERSION[&wait=SECONDS]"))?;
     let wait = q
         .wait
         .map_or(DEFAULT_FEED_WAIT, Duration::from_secs)
         .min(MAX_FEED_WAIT);
     metrics::counter!("latchkey_authz_feed_polls_total").increment(1);
-    let version = state.authz.version_after(q.after, wait).await;
+    let version = authz.version_after(q.after, wait).await;
     // A proxy must not answer a later poll with this one's answer.
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
@@ -139,10 +138,9 @@ pub async fn scopes<S: Store>(
     headers: HeaderMap,
     query: Result<Query<ScopesQuery>, QueryRejection>,
 ) -> Result<Json<ScopesResponse>, ApiError> {
-    caller(&state, &headers).await?;
+    let authz = reader(&state, &headers).await?;
     let Query(q) = query.map_err(|e| bad_query(e, "expected ?subject=...&action=..."))?;
-    let found = state
-        .authz
+    let found = authz
         .scopes_for(&q.subject, &q.action)
         .map_err(AuthzError::from)?;
     Ok(Json(ScopesResponse {
@@ -156,7 +154,7 @@ pub async fn list<S: Store>(
     headers: HeaderMap,
     query: Result<Query<AssignmentQuery>, QueryRejection>,
 ) -> Result<Json<AssignmentList>, ApiError> {
-    caller(&state, &headers).await?;
+    let authz = reader(&state, &headers).await?;
     let Query(q) =
         query.map_err(|e| bad_query(e, "expected ?subject=&role=&scope= (each optional)"))?;
     let filter = AssignmentFilter {
@@ -164,8 +162,7 @@ pub async fn list<S: Store>(
         role: q.role,
         scope: q.scope,
     };
-    let assignments = state
-        .authz
+    let assignments = authz
         .assignments(&filter)
         .await?
         .into_iter()
@@ -183,11 +180,11 @@ pub async fn assign<S: Store>(
     headers: HeaderMap,
     body: Result<Json<Assignment>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let actor = administrator(&state, &headers).await?;
+    let authz = writer(&state, &headers).await?;
     let Json(a) = body.map_err(|e| bad_body(e, r#"expected {"subject", "role", "scope"}"#))?;
     let assignment = RoleAssignment::new(&a.subject, &a.role, &a.scope)
         .map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let changed = state.authz.assign(&assignment, &actor, now()).await?;
+    let changed = authz.assign(&assignment, now()).await?;
     let status = if changed {
         StatusCode::CREATED
     } else {
@@ -195,7 +192,7 @@ pub async fn assign<S: Store>(
     };
     let body = AssignmentChange {
         changed,
-        version: state.authz.version(),
+        version: authz.version(),
     };
     Ok((status, Json(body)).into_response())
 }
@@ -205,63 +202,54 @@ pub async fn unassign<S: Store>(
     headers: HeaderMap,
     query: Result<Query<Assignment>, QueryRejection>,
 ) -> Result<Json<AssignmentChange>, ApiError> {
-    let actor = administrator(&state, &headers).await?;
+    let authz = writer(&state, &headers).await?;
     let Query(a) = query.map_err(|e| bad_query(e, "expected ?subject=&role=&scope="))?;
     let assignment = RoleAssignment::new(&a.subject, &a.role, &a.scope)
         .map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let changed = state.authz.unassign(&assignment, &actor, now()).await?;
+    let changed = authz.unassign(&assignment, now()).await?;
     Ok(Json(AssignmentChange {
         changed,
-        version: state.authz.version(),
+        version: authz.version(),
     }))
 }
 
-/// A confidential client, authenticated by HTTP Basic.
+/// The caller as a reader of the rules, if core finds it may read them.
+async fn reader<'s, S: Store>(
+    state: &'s AppState<S>,
+    headers: &HeaderMap,
+) -> Result<AuthzReader<'s, S>, ApiError> {
+    let client = caller(state, headers).await?;
+    state.authz.reader(&client).map_err(refused)
+}
+
+/// The caller as a writer of assignments, if core finds it may change them.
+async fn writer<'s, S: Store>(
+    state: &'s AppState<S>,
+    headers: &HeaderMap,
+) -> Result<AuthzWriter<'s, S>, ApiError> {
+    let client = caller(state, headers).await?;
+    state.authz.writer(&client).map_err(refused)
+}
+
+/// A client authenticated by HTTP Basic (a public one too: core refuses it as unauthenticated).
 async fn caller<S: Store>(
     state: &AppState<S>,
     headers: &HeaderMap,
 ) -> Result<AuthenticatedClient, ApiError> {
-    let unauthorized = |description: &str| {
-        ApiError::new(
+    if !headers.contains_key(header::AUTHORIZATION) {
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidClient,
-            description,
-        )
-        .with_basic_challenge(true)
-    };
-    if !headers.contains_key(header::AUTHORIZATION) {
-        return Err(unauthorized(
             "authenticate as a confidential client with HTTP Basic",
-        ));
+        )
+        .with_basic_challenge(true));
     }
-    let client = authenticate(state, headers, None, None).await?;
-    if client.client().is_public() {
-        return Err(unauthorized("the authz API needs a confidential client"));
-    }
-    Ok(client)
+    authenticate(state, headers, None, None).await
 }
 
-/// A confidential client whose owner is an enabled staff or superuser account; returns the actor
-/// name for the audit trail.
-async fn administrator<S: Store>(
-    state: &AppState<S>,
-    headers: &HeaderMap,
-) -> Result<String, ApiError> {
-    let client = caller(state, headers).await?;
-    let owner = state
-        .tokens
-        .store()
-        .user_by_id(client.client().owner)
-        .await
-        .map_err(GrantError::from)?;
-    if !owner.is_some_and(|u| !u.disabled && (u.is_staff || u.is_superuser)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::AccessDenied,
-            "changing role assignments needs a client owned by an enabled staff or superuser account",
-        ));
-    }
-    Ok(format!("client:{}", client.client().id))
+/// Every caller of this API used HTTP Basic, so an unauthenticated one gets the Basic challenge.
+fn refused(e: PermissionError) -> ApiError {
+    ApiError::from(e).with_basic_challenge(true)
 }
 
 fn bad_body(e: JsonRejection, expected: &str) -> ApiError {

@@ -29,3 +29,12 @@ pub(crate) async fn authenticate<S: Store>(
     let creds = ClientCredentials::from_parts(basic, body_id, body_secret).map_err(challenge)?;
     state.tokens.authenticate(&creds).await.map_err(challenge)
 }
+
+/// Marks a response that carries tokens or facts about them as never to be cached (RFC 6749 §5.1).
+pub(crate) fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

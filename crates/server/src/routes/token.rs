@@ -1,7 +1,7 @@
 //! `POST /oauth2/access_token` (RFC 6749 §3.2).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_core::request::{AccessFormat, TokenGrant};
@@ -12,7 +12,7 @@ use latchkey_proto::{TokenRequest, TokenResponse};
 use crate::clock::now;
 use crate::error::ApiError;
 use crate::extract::{ClientIp, OAuthForm};
-use crate::routes::authenticate;
+use crate::routes::{authenticate, no_store};
 use crate::state::AppState;
 
 pub async fn token<S: Store>(
@@ -48,12 +48,8 @@ pub async fn token<S: Store>(
         scope: issued.scopes.join(" "),
         refresh_token: issued.refresh_token.map(|r| r.expose().to_owned()),
     };
-    let mut response = Json(body).into_response();
     // RFC 6749 §5.1.
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(no_store(Json(body).into_response()))
 }
 
 fn grant_label(grant: &TokenGrant) -> &'static str {

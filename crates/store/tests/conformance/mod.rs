@@ -7,7 +7,7 @@ mod dump;
 
 use std::sync::Arc;
 
-use latchkey_core::client::{Client, ClientKind, GrantType, Lifetimes, RedirectUri};
+use latchkey_core::client::{Client, ClientKind, GrantType, Lifetimes, Permission, RedirectUri};
 use latchkey_core::secret::{SecretHasher, TokenHash};
 use latchkey_core::store::*;
 use latchkey_core::user::{User, UserId};
@@ -53,6 +53,7 @@ pub fn client(id: &str, owner: UserId, public: bool) -> Client {
         } else {
             ClientKind::Confidential {
                 secret_hash: hash(id),
+                permissions: Default::default(),
             }
         },
         grant_type: GrantType::Password,
@@ -198,6 +199,44 @@ pub async fn clients_round_trip_and_conflict<S: Store>(s: S) {
     s.update_client(&public).await.unwrap();
     assert_eq!(s.client_by_id("c1").await.unwrap().unwrap(), public);
     assert_eq!(s.list_clients().await.unwrap(), vec![public]);
+}
+
+pub async fn client_permissions_round_trip<S: Store>(s: S) {
+    let owner = a_user(&s, "owner").await;
+    let with = |c: &mut Client, granted: &[Permission]| {
+        if let ClientKind::Confidential { permissions, .. } = &mut c.kind {
+            *permissions = granted.iter().copied().collect();
+        }
+    };
+    let mut c = client("rs", owner.id, false);
+    with(&mut c, &[Permission::Introspect, Permission::AuthzWrite]);
+    s.insert_client(&c).await.unwrap();
+    let stored = s.client_by_id("rs").await.unwrap().unwrap();
+    assert_eq!(stored, c);
+    assert!(stored.permissions().contains(&Permission::AuthzWrite));
+
+    with(&mut c, &Permission::ALL);
+    s.update_client(&c).await.unwrap();
+    assert_eq!(s.client_by_id("rs").await.unwrap().unwrap(), c);
+    with(&mut c, &[]);
+    s.update_client(&c).await.unwrap();
+    assert_eq!(s.client_by_id("rs").await.unwrap().unwrap(), c);
+
+    let mut other = client("other", owner.id, false);
+    with(&mut other, &[Permission::AuthzRead]);
+    s.insert_client(&other).await.unwrap();
+    let listed = s.list_clients().await.unwrap();
+    // Same created_at: listed by id.
+    assert_eq!(listed, vec![other, c], "each row keeps its own permissions");
+}
+
+/// The schema itself refuses what `ClientKind` cannot express, for rows written by other tools:
+/// makes a public client and returns the raw SQL that would grant it a permission, which each
+/// backend's file runs on its pool and expects refused.
+pub async fn public_client_to_grant<S: Store>(s: &S) -> &'static str {
+    let owner = a_user(s, "owner").await;
+    s.insert_client(&client("p", owner.id, true)).await.unwrap();
+    "UPDATE clients SET permissions = 'introspect' WHERE id = 'p'"
 }
 
 fn key(kid: &str, state: KeyState) -> StoredKey {
@@ -554,6 +593,7 @@ macro_rules! suite {
             users_are_unique_and_found_by_username_or_email,
             disabling_and_password_upgrades_are_precise,
             clients_round_trip_and_conflict,
+            client_permissions_round_trip,
             one_current_key_and_promotion_retires_it,
             rotation_is_a_compare_and_swap,
             concurrent_rotations_have_one_winner,
