@@ -191,6 +191,11 @@ impl<S: Store> TokenService<S> {
         &self.store
     }
 
+    /// Does the database answer? (Readiness.)
+    pub async fn ping(&self) -> Result<(), crate::store::StoreError> {
+        self.store.ping().await
+    }
+
     pub fn sign_in(&self) -> &SignIn<S> {
         &self.sign_in
     }

@@ -160,14 +160,23 @@ type BadCase<'a> = (
     &'a str,
 );
 
-async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server: TestServer<S>) {
-    let f = fixture(&server).await;
-    let live = password_grant(&server, &f, false).await;
+/// Refresh tokens that must be refused: another client's, a revoked one, an expired one (with its
+/// short-lived client), and a live one of `f.mobile`.
+struct DeadRefresh {
+    live: String,
+    foreign: String,
+    revoked: String,
+    expired: String,
+    short: String,
+}
+
+async fn dead_refresh_tokens(server: &TestServer<impl Store>, f: &Fixture) -> DeadRefresh {
+    let live = password_grant(server, f, false).await;
     let live_refresh = s(&live, "refresh_token");
     // A refresh token of another client, one that is revoked, and one that expired.
     let other = server.public("other-app", "alice", "password").await;
     let (_, foreign) = post(
-        &server,
+        server,
         "/oauth2/access_token",
         &[
             ("grant_type", "password"),
@@ -178,9 +187,9 @@ async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server:
     )
     .await;
     let foreign = s(&foreign, "refresh_token");
-    let revoked = s(&password_grant(&server, &f, false).await, "refresh_token");
+    let revoked = s(&password_grant(server, f, false).await, "refresh_token");
     let (st, _) = post(
-        &server,
+        server,
         "/oauth2/revoke_token",
         &[("token", &revoked), ("client_id", &f.mobile)],
     )
@@ -199,7 +208,7 @@ async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server:
         .client
         .id;
     let (_, expired) = post(
-        &server,
+        server,
         "/oauth2/access_token",
         &[
             ("grant_type", "password"),
@@ -212,10 +221,27 @@ async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server:
     let expired = s(&expired, "refresh_token");
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
+    DeadRefresh {
+        live: live_refresh,
+        foreign,
+        revoked,
+        expired,
+        short,
+    }
+}
+
+/// Every bad token request: its name, form, HTTP Basic credentials, status and RFC 6749 error.
+fn bad_cases<'a>(f: &'a Fixture, dead: &'a DeadRefresh) -> Vec<BadCase<'a>> {
     let (svc_id, svc_secret) = (f.svc.0.as_str(), f.svc.1.as_str());
     let mobile = f.mobile.as_str();
-    let before = server.store.rows().await;
-    let cases: Vec<BadCase> = vec![
+    let (live_refresh, foreign, revoked, expired, short) = (
+        &dead.live,
+        &dead.foreign,
+        &dead.revoked,
+        &dead.expired,
+        &dead.short,
+    );
+    vec![
         (
             "missing grant_type",
             vec![("client_id", mobile)],
@@ -405,8 +431,14 @@ async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server:
             400,
             "invalid_request",
         ),
-    ];
-    for (name, form, basic, status, error) in cases {
+    ]
+}
+
+async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server: TestServer<S>) {
+    let f = fixture(&server).await;
+    let dead = dead_refresh_tokens(&server, &f).await;
+    let before = server.store.rows().await;
+    for (name, form, basic, status, error) in bad_cases(&f, &dead) {
         let (got, body) = match basic {
             Some(creds) => post_basic(&server, "/oauth2/access_token", creds, &form).await,
             None => post(&server, "/oauth2/access_token", &form).await,
@@ -423,7 +455,13 @@ async fn bad_requests_get_rfc_errors_and_change_nothing<S: Store + Rows>(server:
             "{name} changed the database"
         );
     }
+}
 
+/// Bodies that are not forms, too large or not UTF-8 are refused before anything is read; a failed
+/// HTTP Basic authentication is challenged.
+async fn malformed_requests_are_refused_whole<S: Store + Rows>(server: TestServer<S>) {
+    let f = fixture(&server).await;
+    let (svc_id, before) = (f.svc.0.as_str(), server.store.rows().await);
     let raw = |body: Vec<u8>, content_type: &'static str| {
         let url = server.url("/oauth2/access_token");
         async move {
@@ -968,6 +1006,7 @@ fn strict_throttle() -> Settings {
 
 latchkey_testkit::on_both_backends! {
     bad_requests_get_rfc_errors_and_change_nothing => test_settings(),
+    malformed_requests_are_refused_whole => test_settings(),
     every_grant_issues_open_edx_tokens => test_settings(),
     racing_refreshes_get_one_pair => test_settings(),
     reuse_after_the_window_kills_the_family => grace_zero(),

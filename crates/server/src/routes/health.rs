@@ -11,7 +11,7 @@ pub async fn live() -> &'static str {
 }
 
 pub async fn ready<S: Store>(State(state): State<AppState<S>>) -> (StatusCode, &'static str) {
-    match state.tokens.store().ping().await {
+    match state.tokens.ping().await {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
