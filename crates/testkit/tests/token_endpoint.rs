@@ -191,7 +191,7 @@ async fn dead_refresh_tokens(server: &TestServer<impl Store>, f: &Fixture) -> De
     let (st, _) = post(
         server,
         "/oauth2/revoke_token",
-        &[("token", &revoked), ("client_id", &f.mobile)],
+        &[("token", revoked), ("client_id", &f.mobile)],
     )
     .await;
     assert_eq!(st, 200);
@@ -214,7 +214,7 @@ async fn dead_refresh_tokens(server: &TestServer<impl Store>, f: &Fixture) -> De
             ("grant_type", "password"),
             ("username", "alice"),
             ("password", "alice-pw"),
-            ("client_id", &short),
+            ("client_id", short),
         ],
     )
     .await;
@@ -235,11 +235,11 @@ fn bad_cases<'a>(f: &'a Fixture, dead: &'a DeadRefresh) -> Vec<BadCase<'a>> {
     let (svc_id, svc_secret) = (f.svc.0.as_str(), f.svc.1.as_str());
     let mobile = f.mobile.as_str();
     let (live_refresh, foreign, revoked, expired, short) = (
-        &dead.live,
-        &dead.foreign,
-        &dead.revoked,
-        &dead.expired,
-        &dead.short,
+        dead.live.as_str(),
+        dead.foreign.as_str(),
+        dead.revoked.as_str(),
+        dead.expired.as_str(),
+        dead.short.as_str(),
     );
     vec![
         (
@@ -368,8 +368,8 @@ fn bad_cases<'a>(f: &'a Fixture, dead: &'a DeadRefresh) -> Vec<BadCase<'a>> {
             "expired refresh token",
             vec![
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &expired),
-                ("client_id", &short),
+                ("refresh_token", expired),
+                ("client_id", short),
             ],
             None,
             400,
@@ -379,7 +379,7 @@ fn bad_cases<'a>(f: &'a Fixture, dead: &'a DeadRefresh) -> Vec<BadCase<'a>> {
             "revoked refresh token",
             vec![
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &revoked),
+                ("refresh_token", revoked),
                 ("client_id", mobile),
             ],
             None,
@@ -390,7 +390,7 @@ fn bad_cases<'a>(f: &'a Fixture, dead: &'a DeadRefresh) -> Vec<BadCase<'a>> {
             "foreign refresh token",
             vec![
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &foreign),
+                ("refresh_token", foreign),
                 ("client_id", mobile),
             ],
             None,
@@ -412,7 +412,7 @@ fn bad_cases<'a>(f: &'a Fixture, dead: &'a DeadRefresh) -> Vec<BadCase<'a>> {
             "widened scope on refresh",
             vec![
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &live_refresh),
+                ("refresh_token", live_refresh),
                 ("client_id", mobile),
                 ("scope", "grades:read"),
             ],
@@ -1044,7 +1044,7 @@ async fn postgres_other_nodes_changes_reach_introspection_within_the_cache_ttl()
     let (st, _) = post(
         &b,
         "/oauth2/revoke_token",
-        &[("token", &revoked), ("client_id", &f.mobile)],
+        &[("token", revoked), ("client_id", &f.mobile)],
     )
     .await;
     assert_eq!(st, 200);
