@@ -191,7 +191,7 @@ async fn dead_refresh_tokens(server: &TestServer<impl Store>, f: &Fixture) -> De
     let (st, _) = post(
         server,
         "/oauth2/revoke_token",
-        &[("token", revoked), ("client_id", &f.mobile)],
+        &[("token", &revoked), ("client_id", &f.mobile)],
     )
     .await;
     assert_eq!(st, 200);
@@ -214,7 +214,7 @@ async fn dead_refresh_tokens(server: &TestServer<impl Store>, f: &Fixture) -> De
             ("grant_type", "password"),
             ("username", "alice"),
             ("password", "alice-pw"),
-            ("client_id", short),
+            ("client_id", &short),
         ],
     )
     .await;
@@ -1044,7 +1044,7 @@ async fn postgres_other_nodes_changes_reach_introspection_within_the_cache_ttl()
     let (st, _) = post(
         &b,
         "/oauth2/revoke_token",
-        &[("token", revoked), ("client_id", &f.mobile)],
+        &[("token", &revoked), ("client_id", &f.mobile)],
     )
     .await;
     assert_eq!(st, 200);
