@@ -5,10 +5,18 @@
 
 mod conformance;
 
-use latchkey_store::{open, Backend, PgStore};
+use latchkey_store::{connect, open, Backend, PgStore};
 use sqlx::Connection;
 
 pub async fn fresh() -> PgStore {
+    match open(&fresh_database().await).await.unwrap() {
+        Backend::Postgres(s) => s,
+        Backend::Sqlite(_) => unreachable!(),
+    }
+}
+
+/// An empty database's URL.
+async fn fresh_database() -> String {
     let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut conn = sqlx::PgConnection::connect(&admin)
@@ -20,10 +28,7 @@ pub async fn fresh() -> PgStore {
         .await
         .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
-    match open(&format!("{base}/{name}")).await.unwrap() {
-        Backend::Postgres(s) => s,
-        Backend::Sqlite(_) => unreachable!(),
-    }
+    format!("{base}/{name}")
 }
 
 fn uuid_like() -> String {
@@ -37,3 +42,20 @@ fn uuid_like() -> String {
 }
 
 suite!(fresh);
+
+#[tokio::test]
+async fn users_from_before_0005_get_email_keys() {
+    let Backend::Postgres(s) = connect(&fresh_database().await).await.unwrap() else {
+        unreachable!()
+    };
+    let old = conformance::migrations_before_0005("postgres");
+    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    migrator.run(s.pool()).await.unwrap();
+    sqlx::query(conformance::USERS_BEFORE_0005)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+    conformance::users_from_before_0005_get_email_keys(&s).await;
+}

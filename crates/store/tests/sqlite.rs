@@ -3,7 +3,7 @@
 
 mod conformance;
 
-use latchkey_store::{open, Backend, SqliteStore};
+use latchkey_store::{connect, open, Backend, SqliteStore};
 
 async fn fresh() -> SqliteStore {
     let dir = tempfile::tempdir().unwrap();
@@ -17,3 +17,22 @@ async fn fresh() -> SqliteStore {
 }
 
 suite!(fresh);
+
+#[tokio::test]
+async fn users_from_before_0005_get_email_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let Backend::Sqlite(s) = connect(&url).await.unwrap() else {
+        unreachable!()
+    };
+    let old = conformance::migrations_before_0005("sqlite");
+    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    migrator.run(s.pool()).await.unwrap();
+    sqlx::query(conformance::USERS_BEFORE_0005)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+    conformance::users_from_before_0005_get_email_keys(&s).await;
+}
