@@ -550,10 +550,13 @@ fn unicode_accounts_made_by_the_cli_sign_in(database_url: Option<&str>) {
         )
     };
     assert_eq!(json(&user("李雷", "Li.Lei@Example.cn"))["username"], "李雷");
-    // Stored as Django's creation stores it: NFKC, so typed decomposed it is stored composed.
-    assert_eq!(
-        json(&user("Jose\u{301}.Admin", "josé@example.org"))["username"],
-        "José.Admin"
+    // Stored as Django's creation stores it: NFKC, so typed decomposed it is stored composed,
+    // and the operator is told.
+    let jose = user("Jose\u{301}.Admin", "josé@example.org");
+    assert_eq!(json(&jose)["username"], "José.Admin");
+    assert!(
+        String::from_utf8_lossy(&jose.stderr).contains("is stored as \"José.Admin\""),
+        "{jose:?}"
     );
     fails_with(&user("हिन्दी", "hindi@example.in"), "username must be");
     fails_with(&user("lilei", "LI.LEI@EXAMPLE.CN"), "email already exists");
