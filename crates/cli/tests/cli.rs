@@ -19,6 +19,24 @@ impl Drop for Serving {
     }
 }
 
+/// Waits for a `latchkey serve` child at `base` to answer ready.
+fn until_ready(http: &reqwest::blocking::Client, base: &str) {
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/health/ready"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(&latchkey_with_stdin(
@@ -319,20 +337,7 @@ fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
     );
     let base = format!("http://{addr}");
     let http = reqwest::blocking::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/health/ready"))
-        .send()
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until_ready(&http, &base);
     let discovery: Value = http
         .get(format!("{base}/.well-known/openid-configuration"))
         .send()
@@ -591,20 +596,7 @@ fn unicode_accounts_made_by_the_cli_sign_in(database_url: Option<&str>) {
     );
     let base = format!("http://{addr}");
     let http = reqwest::blocking::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/health/ready"))
-        .send()
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until_ready(&http, &base);
     for (login, username) in [
         ("李雷", "李雷"),
         ("li.lei@example.cn", "李雷"),

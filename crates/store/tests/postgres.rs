@@ -5,7 +5,7 @@
 
 mod conformance;
 
-use latchkey_store::{connect, open, Backend, PgStore};
+use latchkey_store::{open, Backend, PgStore};
 use sqlx::Connection;
 
 pub async fn fresh() -> PgStore {
@@ -43,19 +43,4 @@ fn uuid_like() -> String {
 
 suite!(fresh);
 
-#[tokio::test]
-async fn users_from_before_0005_get_email_keys() {
-    let Backend::Postgres(s) = connect(&fresh_database().await).await.unwrap() else {
-        unreachable!()
-    };
-    let old = conformance::migrations_before_0005("postgres");
-    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
-    migrator.run(s.pool()).await.unwrap();
-    sqlx::query(conformance::USERS_BEFORE_0005)
-        .execute(s.pool())
-        .await
-        .unwrap();
-    s.migrate().await.unwrap();
-    s.migrate().await.unwrap();
-    conformance::users_from_before_0005_get_email_keys(&s).await;
-}
+users_from_before_0005!("postgres", Backend::Postgres, fresh_database().await);

@@ -647,6 +647,30 @@ pub fn migrations_before_0005(backend: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A test that builds a database as the binary before migration 0005 left it, with
+/// `USERS_BEFORE_0005` in it, then migrates it (twice: every start does) and checks it.
+#[macro_export]
+macro_rules! users_from_before_0005 {
+    ($backend:literal, $variant:path, $url:expr) => {
+        #[tokio::test]
+        async fn users_from_before_0005_get_email_keys() {
+            let $variant(s) = latchkey_store::connect(&$url).await.unwrap() else {
+                unreachable!()
+            };
+            let old = conformance::migrations_before_0005($backend);
+            let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+            migrator.run(s.pool()).await.unwrap();
+            sqlx::query(conformance::USERS_BEFORE_0005)
+                .execute(s.pool())
+                .await
+                .unwrap();
+            s.migrate().await.unwrap();
+            s.migrate().await.unwrap();
+            conformance::users_from_before_0005_get_email_keys(&s).await;
+        }
+    };
+}
+
 /// After `migrate`, on a database made by `migrations_before_0005` and `USERS_BEFORE_0005`.
 pub async fn users_from_before_0005_get_email_keys<S: Store>(s: &S) {
     let id = |name: &'static str| async move { s.user_by_login(name).await.unwrap().unwrap().id };
