@@ -174,7 +174,7 @@ impl<'a> LoginKeys<'a> {
         {
             None
         } else {
-            Some(login.nfkc().collect::<String>()).filter(|n| n != login)
+            Some(login.nfkc().collect::<String>()).filter(|n| n != login && is_django_username(n))
         };
         LoginKeys {
             username: login,
