@@ -19,6 +19,24 @@ impl Drop for Serving {
     }
 }
 
+/// Waits for a `latchkey serve` child at `base` to answer ready.
+fn until_ready(http: &reqwest::blocking::Client, base: &str) {
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/health/ready"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(&latchkey_with_stdin(
@@ -492,20 +510,7 @@ fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
     );
     let base = format!("http://{addr}");
     let http = reqwest::blocking::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/health/ready"))
-        .send()
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until_ready(&http, &base);
     let discovery: Value = http
         .get(format!("{base}/.well-known/openid-configuration"))
         .send()
@@ -695,4 +700,116 @@ fn migrate_reports_what_it_applied() {
     let again = ok(&latchkey(dir.path(), &["migrate"]));
     assert!(again.starts_with("nothing to apply\n"), "{again}");
     assert!(!again.contains("applied"), "{again}");
+}
+
+/// An Open edX account beyond ASCII, made with the CLI, signs in over HTTP by username and by
+/// email and keeps its name in the JWT.
+#[test]
+fn unicode_accounts_made_by_the_cli_sign_in_on_sqlite() {
+    unicode_accounts_made_by_the_cli_sign_in(None);
+}
+
+#[test]
+fn unicode_accounts_made_by_the_cli_sign_in_on_postgres() {
+    let url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(latchkey_testkit::fresh_postgres_database());
+    unicode_accounts_made_by_the_cli_sign_in(Some(&url));
+}
+
+fn unicode_accounts_made_by_the_cli_sign_in(database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db: Vec<&str> = database_url
+        .map(|url| vec!["--database-url", url])
+        .unwrap_or_default();
+    let run = |args: &[&str], stdin: &str| latchkey_with_stdin(d, &[&db[..], args].concat(), stdin);
+    let user = |username: &str, email: &str| {
+        run(
+            &[
+                "user",
+                "create",
+                "--username",
+                username,
+                "--email",
+                email,
+                "--password-stdin",
+                "--json",
+            ],
+            "unicode-password\n",
+        )
+    };
+    assert_eq!(json(&user("李雷", "Li.Lei@Example.cn"))["username"], "李雷");
+    // Stored as Django's creation stores it: NFKC, so typed decomposed it is stored composed,
+    // and the operator is told.
+    let jose = user("Jose\u{301}.Admin", "josé@example.org");
+    assert_eq!(json(&jose)["username"], "José.Admin");
+    assert!(
+        String::from_utf8_lossy(&jose.stderr).contains("is stored as \"José.Admin\""),
+        "{jose:?}"
+    );
+    fails_with(&user("हिन्दी", "hindi@example.in"), "username must be");
+    fails_with(&user("lilei", "LI.LEI@EXAMPLE.CN"), "email already exists");
+    fails_with(&user("other", "JOSÉ@example.org"), "email already exists");
+    let mobile = json(&run(
+        &[
+            "client",
+            "create",
+            "mobile",
+            "李雷",
+            "--grant-type",
+            "password",
+            "--public",
+            "--json",
+        ],
+        "",
+    ));
+    let mobile = mobile["client_id"].as_str().unwrap();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let _server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args([&db[..], &["serve", "--listen", &addr]].concat())
+            .current_dir(d)
+            .env_remove("LATCHKEY_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{addr}");
+    let http = reqwest::blocking::Client::new();
+    until_ready(&http, &base);
+    for (login, username) in [
+        ("李雷", "李雷"),
+        ("li.lei@example.cn", "李雷"),
+        ("José.Admin", "José.Admin"),
+        ("JOSÉ@EXAMPLE.ORG", "José.Admin"),
+    ] {
+        let r = http
+            .post(format!("{base}/oauth2/access_token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", login),
+                ("password", "unicode-password"),
+                ("client_id", mobile),
+                ("token_type", "jwt"),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{login:?}");
+        let body: Value = r.json().unwrap();
+        let jwt = body["access_token"].as_str().unwrap();
+        // The signature is the serve test's subject; here only the claims are.
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::decode_header(jwt).unwrap().alg);
+        v.insecure_disable_signature_validation();
+        v.validate_aud = false;
+        let claims =
+            jsonwebtoken::decode::<Value>(jwt, &jsonwebtoken::DecodingKey::from_secret(&[]), &v)
+                .unwrap()
+                .claims;
+        assert_eq!(claims["preferred_username"], username, "{login:?}");
+    }
 }

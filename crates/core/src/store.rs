@@ -55,7 +55,8 @@ pub struct NewUserRow {
 pub trait UserStore: Send + Sync {
     async fn insert_user(&self, row: &NewUserRow) -> Result<User, StoreError>;
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
-    /// By exact username, else by email compared case-insensitively.
+    /// By the username exactly as given, else by its NFKC form, else by email compared by
+    /// [`crate::user::email_key`]: the order of [`crate::user::LoginKeys`].
     async fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
     /// Returns false when there is no such user.
     async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError>;

@@ -11,7 +11,7 @@ use latchkey_core::store::{
     AccessTokenRow, ClientStore, Conflict, Family, KeyState, KeyStore, NewRefresh, NewUserRow,
     PasswordMix, Purged, RefreshRow, Rotation, Store, StoreError, StoredKey, TokenStore, UserStore,
 };
-use latchkey_core::user::{User, UserId};
+use latchkey_core::user::{email_key, LoginKeys, User, UserId};
 use sqlx::Row;
 
 use std::sync::Arc;
@@ -281,11 +281,46 @@ macro_rules! sql_store {
                     conn.list_applied_migrations().await?.iter().map(|m| m.version).collect()
                 };
                 migrator.run(&self.pool).await?;
+                self.fill_email_keys().await.map_err(sqlx::migrate::MigrateError::Execute)?;
                 Ok(migrator
                     .iter()
                     .filter(|m| !m.migration_type.is_down_migration() && !before.contains(&m.version))
                     .map(|m| format!("{:04} {}", m.version, m.description))
                     .collect())
+            }
+
+            /// Gives rows from before migration 0005 their email key, which only Rust computes.
+            /// Two old rows whose addresses the key makes one (`JOSÉ@x` and `josé@x`, which
+            /// SQLite's ASCII-only `lower()` let in) cannot both have it: the later one keeps no
+            /// key, so it signs in by username only, and every start says so until an operator
+            /// changes one of the addresses.
+            async fn fill_email_keys(&self) -> Result<(), sqlx::Error> {
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as("SELECT id, email FROM users WHERE email_key IS NULL ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await?;
+                for (id, email) in rows {
+                    let done = sqlx::query(
+                        "UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL",
+                    )
+                    .bind(id)
+                    .bind(email_key(&email))
+                    .execute(&self.pool)
+                    .await;
+                    match done {
+                        Ok(_) => {}
+                        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                            tracing::warn!(
+                                user_id = id,
+                                "another user has the same email but for case or composition: \
+                                 this one can sign in by username only until one of the two \
+                                 addresses is changed"
+                            );
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
             }
 
             fn user(r: &<$db as sqlx::Database>::Row) -> Result<User, sqlx::Error> {
@@ -344,15 +379,6 @@ macro_rules! sql_store {
                     },
                     created_at: r.try_get("created_at").map_err(backend)?,
                 })
-            }
-
-            async fn user_where(&self, sql: &str, arg: &str) -> Result<Option<User>, StoreError> {
-                let row = sqlx::query(sql)
-                    .bind(arg)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(backend)?;
-                row.as_ref().map(Self::user).transpose().map_err(backend)
             }
 
             async fn fetch_clients<'q>(
@@ -433,8 +459,8 @@ macro_rules! sql_store {
             async fn insert_user(&self, u: &NewUserRow) -> Result<User, StoreError> {
                 let row = sqlx::query(concat!(
                     "INSERT INTO users (username, email, name, email_verified, is_staff, \
-                     is_superuser, password_hash, sub, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+                     is_superuser, password_hash, sub, created_at, email_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
                     user_cols!()
                 ))
                 .bind(&u.username)
@@ -445,7 +471,8 @@ macro_rules! sql_store {
                 .bind(u.is_superuser)
                 .bind(&u.password_hash)
                 .bind(&u.sub)
-                .bind(u.created_at);
+                .bind(u.created_at)
+                .bind(email_key(&u.email));
                 if !(u.is_staff || u.is_superuser) {
                     let row = row.fetch_one(&self.pool).await.map_err(conflict)?;
                     return Self::user(&row).map_err(backend);
@@ -474,16 +501,23 @@ macro_rules! sql_store {
             }
 
             async fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
-                let by_name = concat!("SELECT ", user_cols!(), " FROM users WHERE username = $1");
-                if let Some(user) = self.user_where(by_name, login).await? {
-                    return Ok(Some(user));
-                }
-                let by_email = concat!(
+                let keys = LoginKeys::new(login);
+                // One statement for the three ways in, so a sign-in is one round trip.
+                let row = sqlx::query(concat!(
                     "SELECT ",
                     user_cols!(),
-                    " FROM users WHERE lower(email) = lower($1)"
-                );
-                self.user_where(by_email, login).await
+                    " FROM users WHERE username = $1 OR username = $2 OR email_key = $3 \
+                     ORDER BY CASE WHEN username = $1 THEN 0 WHEN username = $2 THEN 1 ELSE 2 END \
+                     LIMIT 1"
+                ))
+                .bind(keys.username)
+                // NULL when NFKC changes nothing: `username = NULL` matches no row.
+                .bind(keys.normalized_username.as_deref())
+                .bind(&keys.email_key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+                row.as_ref().map(Self::user).transpose().map_err(backend)
             }
 
             async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {

@@ -9,6 +9,14 @@ use latchkey_store::{open, Backend, PgStore};
 use sqlx::Connection;
 
 pub async fn fresh() -> PgStore {
+    match open(&fresh_database().await).await.unwrap() {
+        Backend::Postgres(s) => s,
+        Backend::Sqlite(_) => unreachable!(),
+    }
+}
+
+/// An empty database's URL.
+async fn fresh_database() -> String {
     let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut conn = sqlx::PgConnection::connect(&admin)
@@ -20,10 +28,7 @@ pub async fn fresh() -> PgStore {
         .await
         .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
-    match open(&format!("{base}/{name}")).await.unwrap() {
-        Backend::Postgres(s) => s,
-        Backend::Sqlite(_) => unreachable!(),
-    }
+    format!("{base}/{name}")
 }
 
 fn uuid_like() -> String {
@@ -45,3 +50,5 @@ async fn a_public_client_row_cannot_hold_permissions() {
     let refused = sqlx::query(grant).execute(s.pool()).await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+users_from_before_0005!("postgres", Backend::Postgres, fresh_database().await);

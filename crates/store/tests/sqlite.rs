@@ -6,11 +6,7 @@ mod conformance;
 use latchkey_store::{open, Backend, SqliteStore};
 
 async fn fresh() -> SqliteStore {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    // The directory must outlive the store; tests are short, so leak it.
-    std::mem::forget(dir);
-    match open(&url).await.unwrap() {
+    match open(&fresh_url()).await.unwrap() {
         Backend::Sqlite(s) => s,
         Backend::Postgres(_) => unreachable!(),
     }
@@ -25,3 +21,13 @@ async fn a_public_client_row_cannot_hold_permissions() {
     let refused = sqlx::query(grant).execute(s.pool()).await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+/// A new SQLite file's URL. The folder must outlive the store; tests are short, so it is leaked.
+fn fresh_url() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    std::mem::forget(dir);
+    url
+}
+
+users_from_before_0005!("sqlite", Backend::Sqlite, fresh_url());

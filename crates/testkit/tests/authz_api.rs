@@ -382,6 +382,42 @@ async fn staff_are_allowed_in_libraries_and_courses(server: TestServer<impl Stor
     assert_eq!(body, json!({"scopes": [], "staff": true}));
 }
 
+/// Open edX accounts beyond ASCII: openedx-authz looks staff up by username or email exactly as
+/// stored, and subjects name users by username, unchanged.
+async fn unicode_users_are_subjects_and_staff(server: TestServer<impl Store>) {
+    let (reader, admin) = clients(&server).await;
+    server
+        .user_with(UserSpec {
+            username: "José.Admin".into(),
+            email: "José.Admin@Example.org".into(),
+            staff: true,
+            ..UserSpec::default()
+        })
+        .await;
+    server.user("李雷", "li-pw").await;
+    server.authz.reload_if_changed(now()).await.unwrap();
+    for staff in ["user^José.Admin", "user^José.Admin@Example.org"] {
+        assert!(reader.allowed(staff, DELETE, PHYSICS).await, "{staff}");
+    }
+    // Usernames are case-sensitive: this names nobody.
+    assert!(!reader.allowed("user^josé.admin", DELETE, PHYSICS).await);
+    let (_, body) = reader
+        .get(
+            "/authz/v1/scopes",
+            &[("subject", "user^José.Admin"), ("action", VIEW)],
+        )
+        .await;
+    assert_eq!(body, json!({"scopes": [], "staff": true}));
+
+    assert!(!reader.allowed("user^李雷", VIEW, PHYSICS).await);
+    let (status, body) = admin
+        .assign("user^李雷", "role^library_user", PHYSICS)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(reader.allowed("user^李雷", VIEW, PHYSICS).await);
+    assert!(!reader.allowed("user^李雷", DELETE, PHYSICS).await);
+}
+
 #[tokio::test]
 async fn sqlite_assignments_change_checks_at_once() {
     assignments_change_checks_at_once(TestServer::sqlite().await).await;
@@ -420,6 +456,16 @@ async fn sqlite_staff_are_allowed_in_libraries_and_courses() {
 #[tokio::test]
 async fn postgres_staff_are_allowed_in_libraries_and_courses() {
     staff_are_allowed_in_libraries_and_courses(TestServer::postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_unicode_users_are_subjects_and_staff() {
+    unicode_users_are_subjects_and_staff(TestServer::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_unicode_users_are_subjects_and_staff() {
+    unicode_users_are_subjects_and_staff(TestServer::postgres().await).await;
 }
 
 /// Two nodes on one PostgreSQL database: a change made through one reaches the other at its next

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use latchkey_core::admin::ClientSpec;
+use latchkey_core::admin::{ClientSpec, UserSpec};
+use latchkey_core::secret::Secret;
 use latchkey_core::store::{NewUserRow, Store};
 use latchkey_core::user::UserId;
 use latchkey_store::{PgStore, SqliteStore};
@@ -624,6 +625,70 @@ async fn every_grant_issues_open_edx_tokens<S: Store>(server: TestServer<S>) {
     assert_eq!(c.user_id, None, "user_id only with the user_id scope");
 }
 
+/// Open edX accounts beyond ASCII (Django's `UnicodeUsernameValidator`), created as the CLI
+/// creates them: signed in by username and by email in any case, named unchanged in the JWT and
+/// by introspection, which finds the user by that name again.
+async fn unicode_users_sign_in_and_keep_their_names<S: Store>(server: TestServer<S>) {
+    let f = fixture(&server).await;
+    for (username, email) in [
+        ("李雷", "li.lei@example.cn"),
+        ("José.Admin", "José.Admin@Example.org"),
+    ] {
+        server
+            .user_with(UserSpec {
+                username: username.into(),
+                email: email.into(),
+                password: Some(Secret::new("unicode-pw")),
+                ..UserSpec::default()
+            })
+            .await;
+    }
+    let sign_in = |login: &'static str| {
+        let (server, f) = (&server, &f);
+        async move {
+            post(
+                server,
+                "/oauth2/access_token",
+                &[
+                    ("grant_type", "password"),
+                    ("username", login),
+                    ("password", "unicode-pw"),
+                    ("client_id", &f.mobile),
+                    ("token_type", "jwt"),
+                ],
+            )
+            .await
+        }
+    };
+    for (login, username, email) in [
+        ("李雷", "李雷", "li.lei@example.cn"),
+        ("LI.LEI@EXAMPLE.CN", "李雷", "li.lei@example.cn"),
+        ("José.Admin", "José.Admin", "José.Admin@Example.org"),
+        (
+            "JOSÉ.ADMIN@example.org",
+            "José.Admin",
+            "José.Admin@Example.org",
+        ),
+        // Typed decomposed (as some keyboards send it): the name its creation stored (NFKC).
+        ("Jose\u{301}.Admin", "José.Admin", "José.Admin@Example.org"),
+    ] {
+        let (status, body) = sign_in(login).await;
+        assert_eq!(status, 200, "{login:?}: {body}");
+        let jwt = s(&body, "access_token");
+        let c = claims(&server, &jwt);
+        assert_eq!(c.preferred_username, username, "{login:?}");
+        assert_eq!(c.email.as_deref(), Some(email), "{login:?}");
+        let seen = introspect(&server, &f, &jwt).await;
+        assert_eq!(
+            (&seen["active"], &seen["username"]),
+            (&Value::Bool(true), &Value::from(username))
+        );
+    }
+    // Usernames are case-sensitive, as Django's.
+    let (status, body) = sign_in("josé.admin").await;
+    assert_eq!((status, s(&body, "error").as_str()), (400, "invalid_grant"));
+}
+
 async fn racing_refreshes_get_one_pair<S: Store>(server: TestServer<S>) {
     let f = fixture(&server).await;
     let first = password_grant(&server, &f, true).await;
@@ -1008,6 +1073,7 @@ latchkey_testkit::on_both_backends! {
     bad_requests_get_rfc_errors_and_change_nothing => test_settings(),
     malformed_requests_are_refused_whole => test_settings(),
     every_grant_issues_open_edx_tokens => test_settings(),
+    unicode_users_sign_in_and_keep_their_names => test_settings(),
     racing_refreshes_get_one_pair => test_settings(),
     reuse_after_the_window_kills_the_family => grace_zero(),
     revocation_and_disabled_users => test_settings(),

@@ -103,6 +103,7 @@ pub async fn run<S: Store>(cmd: UserCommand, config: &Config, store: Arc<S>) -> 
             } else {
                 None
             };
+            let given = username.clone();
             let user = admin
                 .create_user(
                     UserSpec {
@@ -118,6 +119,13 @@ pub async fn run<S: Store>(cmd: UserCommand, config: &Config, store: Arc<S>) -> 
                     now(),
                 )
                 .await?;
+            if user.username != given {
+                // Said on stderr, so `--json` output stays one document.
+                eprintln!(
+                    "note: the username {given:?} is stored as {:?} (NFKC, as Django stores it)",
+                    user.username
+                );
+            }
             if json {
                 println!("{}", serde_json::to_string(&view(&user))?);
             } else {

@@ -151,6 +151,51 @@ pub async fn users_are_unique_and_found_by_username_or_email<S: Store>(s: S) {
     assert_eq!(s.user_by_id(alice.id).await.unwrap().unwrap(), alice);
 }
 
+pub async fn unicode_logins_are_found_as_django_finds_them<S: Store>(s: S) {
+    let jose = s
+        .insert_user(&user_row("José.Admin", "José.Admin@Example.org"))
+        .await
+        .unwrap();
+    assert_eq!(jose.username, "José.Admin");
+    assert_eq!(jose.email, "José.Admin@Example.org", "stored as given");
+    // Usernames are case-sensitive, as Django's: another case is another user.
+    let lower = s
+        .insert_user(&user_row("josé.admin", "jose@example.org"))
+        .await
+        .unwrap();
+    let li = s
+        .insert_user(&user_row("李雷", "li.lei@example.cn"))
+        .await
+        .unwrap();
+    // Emails are one account whatever their case, beyond ASCII too (SQLite's lower() is not).
+    for same in ["JOSÉ.ADMIN@example.org", "jose\u{301}.admin@example.org"] {
+        let dup = s.insert_user(&user_row("other", same)).await;
+        assert!(
+            matches!(dup, Err(StoreError::Conflict(Conflict::Email))),
+            "{same:?}: {dup:?}"
+        );
+    }
+
+    let found = |login: &'static str| {
+        let s = &s;
+        async move { s.user_by_login(login).await.unwrap().map(|u| u.id) }
+    };
+    assert_eq!(found("José.Admin").await, Some(jose.id));
+    assert_eq!(found("josé.admin").await, Some(lower.id));
+    assert_eq!(found("李雷").await, Some(li.id));
+    assert_eq!(found("JOSÉ.ADMIN@EXAMPLE.ORG").await, Some(jose.id));
+    assert_eq!(found("jose\u{301}.admin@example.org").await, Some(jose.id));
+    // Typed decomposed, or in fullwidth forms: the name a creation would have stored (NFKC).
+    assert_eq!(found("Jose\u{301}.Admin").await, Some(jose.id));
+    assert_eq!(found("Ｊｏｓé．Ａｄｍｉｎ").await, Some(jose.id));
+    assert_eq!(
+        found("JOSÉ.ADMIN").await,
+        None,
+        "no case folding for usernames"
+    );
+    assert_eq!(found("李").await, None);
+}
+
 pub async fn disabling_and_password_upgrades_are_precise<S: Store>(s: S) {
     let bob = a_user(&s, "bob").await;
     assert!(s.set_user_disabled("bob", true).await.unwrap());
@@ -591,6 +636,7 @@ macro_rules! suite {
     ($make:path) => {
         $crate::suite!(@tests $make;
             users_are_unique_and_found_by_username_or_email,
+            unicode_logins_are_found_as_django_finds_them,
             disabling_and_password_upgrades_are_precise,
             clients_round_trip_and_conflict,
             client_permissions_round_trip,
@@ -620,4 +666,70 @@ macro_rules! suite {
             }
         )*
     };
+}
+
+/// Users written before migration 0005 (in SQL, as the old binary did): emails that the old
+/// `lower(email)` index let in twice because it folded ASCII only, or not composition.
+pub const USERS_BEFORE_0005: &str =
+    "INSERT INTO users (username, email, email_verified, sub, created_at) VALUES \
+     ('elodie', 'ÉLODIE@example.fr', TRUE, '00000000000000000000000000000001', 1), \
+     ('elodie2', 'E\u{301}lodie@example.fr', TRUE, '00000000000000000000000000000002', 1), \
+     ('zoe', 'ZOË@Example.de', TRUE, '00000000000000000000000000000003', 1)";
+
+/// The migrations before 0005 of one backend, in a folder of their own, to build an old database.
+pub fn migrations_before_0005(backend: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    for entry in std::fs::read_dir(all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0005" {
+            std::fs::copy(&path, dir.path().join(name)).unwrap();
+        }
+    }
+    dir
+}
+
+/// A test that builds a database as the binary before migration 0005 left it, with
+/// `USERS_BEFORE_0005` in it, then migrates it (twice: every start does) and checks it.
+#[macro_export]
+macro_rules! users_from_before_0005 {
+    ($backend:literal, $variant:path, $url:expr) => {
+        #[tokio::test]
+        async fn users_from_before_0005_get_email_keys() {
+            let $variant(s) = latchkey_store::connect(&$url).await.unwrap() else {
+                unreachable!()
+            };
+            let old = conformance::migrations_before_0005($backend);
+            let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+            migrator.run(s.pool()).await.unwrap();
+            sqlx::query(conformance::USERS_BEFORE_0005)
+                .execute(s.pool())
+                .await
+                .unwrap();
+            s.migrate().await.unwrap();
+            s.migrate().await.unwrap();
+            conformance::users_from_before_0005_get_email_keys(&s).await;
+        }
+    };
+}
+
+/// After `migrate`, on a database made by `migrations_before_0005` and `USERS_BEFORE_0005`.
+pub async fn users_from_before_0005_get_email_keys<S: Store>(s: &S) {
+    let id = |name: &'static str| async move { s.user_by_login(name).await.unwrap().unwrap().id };
+    let (elodie, zoe) = (id("elodie").await, id("zoe").await);
+    let by_email =
+        |login: &'static str| async move { s.user_by_login(login).await.unwrap().map(|u| u.id) };
+    assert_eq!(by_email("zoë@example.DE").await, Some(zoe));
+    // Of two old rows with one key, the first keeps its email sign-in; the other signs in by
+    // username only (the store warns at every start).
+    assert_eq!(by_email("élodie@example.fr").await, Some(elodie));
+    assert!(id("elodie2").await > elodie);
+    let dup = s.insert_user(&user_row("zoe2", "Zoë@example.de")).await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(Conflict::Email))),
+        "{dup:?}"
+    );
 }
