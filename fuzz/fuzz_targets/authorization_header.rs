@@ -1,8 +1,7 @@
 //! `Authorization` header values: never a panic, and a JWT found is always in compact form.
 #![no_main]
 
-use latchkey_guard::fuzzing::{parse_authorization, parse_compact};
-use latchkey_guard::Presented;
+use latchkey_guard::fuzzing::{parse_authorization, parse_compact, Presented};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

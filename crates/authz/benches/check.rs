@@ -21,8 +21,10 @@ mod support;
 use casbin::rhai::Dynamic;
 use casbin::CoreApi;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use latchkey_authz::{CachedEngine, Engine, Model, Policy, Request, Settings, StaffSet};
-use support::{Rng, MODEL, OPENEDX_POLICY};
+use latchkey_authz::{
+    CachedEngine, Engine, Model, Policy, Request, Settings, StaffSet, OPENEDX_MODEL, OPENEDX_POLICY,
+};
+use support::Rng;
 const POLICY_LINES: usize = 10_000;
 const USERS: usize = 50_000;
 const ASSIGNMENTS_PER_USER: usize = 2;
@@ -158,7 +160,7 @@ fn staff() -> StaffSet {
 }
 
 fn build(csv: &str) -> Engine {
-    let model = Model::parse(MODEL).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
     let policy = Policy::parse_csv(csv).unwrap();
     Engine::new(&model, policy, Settings::default(), staff())
 }
@@ -198,7 +200,7 @@ fn bench(c: &mut Criterion) {
     let start = Instant::now();
     let policy = Policy::parse_csv(&data.csv).unwrap();
     let parsed = start.elapsed();
-    let model = Model::parse(MODEL).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
     let start = Instant::now();
     let engine = Engine::new(&model, policy.clone(), Settings::default(), staff());
     let built = start.elapsed();

@@ -1,6 +1,7 @@
 //! `latchkey-authz` answers Open edX AuthZ checks — `(subject, action, scope)`
 //! — exactly as released openedx-authz 0.23.0 does (pycasbin over its
-//! `model.conf` and `authz.policy`), from indexes, in microseconds.
+//! `model.conf` and `authz.policy`), from indexes, in microseconds. Both files
+//! ship with the crate: [`OPENEDX_MODEL`] and [`OPENEDX_POLICY`].
 //!
 //! It is pure: no I/O beyond reading the files you pass in. Whether a user is
 //! staff or superuser (openedx-authz's `is_staff_or_superuser`) comes from a
@@ -14,21 +15,14 @@
 //! only by deny lines that apply to them (`docs/design/authz-staff-deny.md`).
 //!
 //! ```
-//! use latchkey_authz::{Decision, Engine, Grant, Model, Policy, Request, Settings, StaffSet};
+//! use latchkey_authz::{
+//!     Decision, Engine, Grant, Model, Policy, Request, Settings, StaffSet, OPENEDX_MODEL,
+//!     OPENEDX_POLICY,
+//! };
 //!
-//! let model = Model::parse(
-//!     "[request_definition]\nr = sub, act, scope\n\
-//!      [policy_definition]\np = sub, act, scope, eft\n\
-//!      [role_definition]\ng = _, _, _\ng2 = _, _\n\
-//!      [policy_effect]\ne = some(where (p.eft == allow)) && !some(where (p.eft == deny))\n\
-//!      [matchers]\nm = is_staff_or_superuser(r.sub, r.act, r.scope) || \
-//!      (g(r.sub, p.sub, r.scope) || g(r.sub, p.sub, \"*\")) && keyMatch(r.scope, p.scope) && \
-//!      (r.act == p.act || g2(p.act, r.act))",
-//! )?;
-//! let mut policy = Policy::parse_csv(
-//!     "p, role^library_author, act^content_libraries.edit_library_content, lib^*, allow\n\
-//!      g2, act^content_libraries.edit_library_content, act^content_libraries.view_library",
-//! )?;
+//! let model = Model::parse(OPENEDX_MODEL)?;
+//! // openedx-authz's roles, and one assignment.
+//! let mut policy = Policy::parse_csv(OPENEDX_POLICY)?;
 //! policy.extend_csv("g, user^alice, role^library_author, lib^lib:DemoX:CSPROB")?;
 //! let engine = Engine::new(&model, policy, Settings::default(), StaffSet::new(["root"]));
 //!
@@ -52,6 +46,7 @@ mod intern;
 mod keymatch;
 mod model;
 mod nodeset;
+mod openedx;
 mod policy;
 mod request;
 mod roles;
@@ -64,6 +59,7 @@ pub use engine::{Decision, Engine, Grant, Refusal, Settings};
 pub use error::{AuthzError, DirectoryError, LineError, ModelError, PolicyError, RequestError};
 pub use keymatch::{key_match, ScopePattern};
 pub use model::Model;
+pub use openedx::{OPENEDX_MODEL, OPENEDX_POLICY};
 pub use policy::{Assignment, Effect, Implication, Permission, Policy, RuleRow};
 pub use request::Request;
 pub use staff::{NoStaff, StaffDirectory, StaffSet};

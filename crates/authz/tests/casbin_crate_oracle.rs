@@ -22,11 +22,9 @@ mod support;
 
 use casbin::rhai::Dynamic;
 use casbin::CoreApi;
-use latchkey_authz::{Engine, Model, Request, Settings, StaffDirectory};
+use latchkey_authz::{Engine, Model, Request, Settings, StaffDirectory, OPENEDX_MODEL};
 use support::casbin_crate::{enforcer, nobody};
-use support::{
-    generated_case, is_staff_key, openedx_case, staff_applies, Case, GenOptions, Rng, MODEL,
-};
+use support::{generated_case, is_staff_key, openedx_case, staff_applies, Case, GenOptions, Rng};
 
 fn staff_fn(sub: Dynamic, _act: Dynamic, scope: Dynamic) -> Dynamic {
     let (sub, scope) = (sub.to_string(), scope.to_string());
@@ -74,7 +72,7 @@ fn crate_would_panic_loading(case: &Case, domain_matching: bool) -> bool {
 }
 
 fn engine(case: &Case, settings: Settings) -> Engine {
-    let model = Model::parse(MODEL).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
     let staff = |key: &str| is_staff_key(key);
     Engine::new(&model, case.policy(), settings, staff)
 }

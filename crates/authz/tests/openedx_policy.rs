@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use latchkey_authz::{
     CachedEngine, Decision, Engine, Grant, Model, ModelError, NoStaff, Policy, Refusal, Request,
-    RequestError, RuleRow, Settings, StaffSet,
+    RequestError, RuleRow, Settings, StaffSet, OPENEDX_MODEL, OPENEDX_POLICY,
 };
 
 const VIEW: &str = "act^content_libraries.view_library";
@@ -19,16 +19,9 @@ const DELETE: &str = "act^content_libraries.delete_library";
 const LIB: &str = "lib^lib:DemoX:CSPROB";
 const COURSE_VIEW: &str = "act^courses.view_course";
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(name)
-}
-
 fn engine_with(extra: &str, settings: Settings) -> Engine {
-    let model = Model::from_path(fixture("model.conf")).unwrap();
-    let mut policy = Policy::from_path(fixture("authz.policy")).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
+    let mut policy = Policy::parse_csv(OPENEDX_POLICY).unwrap();
     policy.extend_csv(extra).unwrap();
     Engine::new(
         &model,
@@ -48,16 +41,23 @@ fn check(engine: &Engine, s: &str, a: &str, c: &str) -> Decision {
 
 #[test]
 fn loads_the_released_files() {
-    let policy = Policy::from_path(fixture("authz.policy")).unwrap();
+    let policy = Policy::parse_csv(OPENEDX_POLICY).unwrap();
     assert!(policy.permissions.len() > 100);
     assert!(policy.assignments.is_empty());
     assert_eq!(policy.implications.len(), 10);
+    // The same files through the loaders that read a path.
+    let vendored = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openedx");
+    assert!(Model::from_path(vendored.join("model.conf")).is_ok());
+    assert_eq!(
+        Policy::from_path(vendored.join("authz.policy")).unwrap(),
+        policy
+    );
 }
 
 #[test]
 fn refuses_a_model_it_does_not_implement() {
-    let text = std::fs::read_to_string(fixture("model.conf")).unwrap();
-    let changed = text.replace("keyMatch(r.scope, p.scope)", "regexMatch(r.scope, p.scope)");
+    let changed =
+        OPENEDX_MODEL.replace("keyMatch(r.scope, p.scope)", "regexMatch(r.scope, p.scope)");
     assert!(matches!(
         Model::parse(&changed),
         Err(ModelError::Unsupported { .. })
@@ -244,8 +244,8 @@ fn non_ascii_keys() {
 
 #[test]
 fn rule_rows_load_like_the_django_adapter() {
-    let model = Model::from_path(fixture("model.conf")).unwrap();
-    let mut policy = Policy::from_path(fixture("authz.policy")).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
+    let mut policy = Policy::parse_csv(OPENEDX_POLICY).unwrap();
     let row = |v: [&str; 3]| RuleRow {
         ptype: "g".into(),
         values: [
@@ -286,8 +286,8 @@ fn cached_and_uncached_agree_and_staff_is_never_cached() {
     use std::sync::Arc;
     let is_staff = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&is_staff);
-    let model = Model::from_path(fixture("model.conf")).unwrap();
-    let policy = Policy::from_path(fixture("authz.policy")).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
+    let policy = Policy::parse_csv(OPENEDX_POLICY).unwrap();
     let dir = move |key: &str| key == "gil" && flag.load(Ordering::SeqCst);
     let cached = CachedEngine::new(Engine::new(&model, policy, Settings::default(), dir), 100);
     let req = Request::new("user^gil", VIEW, LIB).unwrap();

@@ -22,10 +22,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-use latchkey_authz::{Engine, Model, Request, RequestError, Settings};
+use latchkey_authz::{
+    Engine, Model, Request, RequestError, Settings, OPENEDX_MODEL, OPENEDX_POLICY,
+};
 use serde_json::{json, Value};
 use support::{
-    generated_case, is_staff_key, openedx_case, staff_applies, Case, GenOptions, Rng, MODEL, USERS,
+    generated_case, is_staff_key, openedx_case, staff_applies, Case, GenOptions, Rng, USERS,
 };
 
 fn python() -> String {
@@ -110,7 +112,7 @@ fn case_json(
 }
 
 fn engine(case: &Case, domain_matching: bool, parity: bool) -> Engine {
-    let model = Model::parse(MODEL).unwrap();
+    let model = Model::parse(OPENEDX_MODEL).unwrap();
     let mut settings = Settings::default();
     settings.domain_matching = domain_matching;
     settings.staff_deny_parity = parity;
@@ -190,17 +192,16 @@ fn differential(cases: &[(Case, bool)], label: &str) -> Tally {
 }
 
 #[test]
-fn fixtures_are_the_released_package_files() {
+fn the_vendored_files_are_the_released_package_files() {
     let answer = run_oracle(&[json!("where")]);
     let dir = PathBuf::from(answer[0]["config_dir"].as_str().unwrap());
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures");
-    for name in ["model.conf", "authz.policy"] {
+    for (name, ours) in [
+        ("model.conf", OPENEDX_MODEL),
+        ("authz.policy", OPENEDX_POLICY),
+    ] {
         let installed = std::fs::read(dir.join(name)).unwrap();
-        let ours = std::fs::read(fixtures.join(name)).unwrap();
         assert!(
-            installed == ours,
+            installed == ours.as_bytes(),
             "{name} differs from the installed openedx-authz"
         );
     }

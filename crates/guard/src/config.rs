@@ -63,6 +63,7 @@ pub struct GuardConfig {
 
 /// Where the verifying keys come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeySource {
     /// The `jwks_uri` of the issuer's discovery document: `<issuer>/.well-known/openid-configuration`
     /// (OpenID Connect Discovery §4), the RFC 8414 §3.1 location, or the issuer origin's
@@ -194,6 +195,7 @@ fn current_version_major() -> u64 {
 
 /// A setting that cannot work; the message names it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A required setting is empty.
     #[error("guard setting `{0}` must not be empty")]

@@ -14,6 +14,7 @@ pub(crate) const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
 
 /// Where the credential of an authenticated request came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CredentialSource {
     /// `Authorization: JWT <jwt>` (Open edX's scheme).
     AuthorizationJwt,
@@ -27,6 +28,7 @@ pub enum CredentialSource {
 
 /// A credential as presented, before anything is checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Presented {
     /// A JWS in compact form (three non-empty base64url parts); not yet verified.
     Jwt {
@@ -41,6 +43,7 @@ pub enum Presented {
 
 /// Why a request's credential could not even be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialError {
     /// RFC 6750 §3.1 `invalid_request`: the request has more than one `Authorization` header.
     #[error("more than one Authorization header")]

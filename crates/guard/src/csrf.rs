@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 
 /// Why a cookie-authenticated unsafe request was refused. The messages are Django's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CsrfFailure {
     /// The CSRF cookie is absent.
     CookieNotSet,

@@ -1,10 +1,13 @@
 //! The credential parsers, reachable without a request, for the fuzz targets in `fuzz/`. Every
-//! function takes arbitrary bytes and must return, never panic. Not a stable API.
+//! function takes arbitrary bytes and must return, never panic. Hidden from the docs: not a
+//! stable API.
 
 use latchkey_token::Header;
 
 use crate::config::CookieConfig;
-use crate::credentials::{self, CredentialError, Presented};
+use crate::credentials::{self, CredentialError};
+
+pub use crate::credentials::Presented;
 
 /// One `Authorization` header value: `JWT <jwt>`, `Bearer <jwt or opaque>`, or not ours.
 pub fn parse_authorization(value: &[u8]) -> Result<Option<Presented>, CredentialError> {

@@ -57,6 +57,8 @@
 //! [`RejectionStyle::OpenEdx`], the `{"detail": "Token has expired."}` form Open edX mobile apps
 //! parse.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod authz;
 mod cache;
 mod config;
@@ -65,6 +67,7 @@ mod csrf;
 pub mod danger;
 mod extract;
 mod fetch;
+#[doc(hidden)]
 pub mod fuzzing;
 mod guard;
 mod identity;
@@ -80,7 +83,7 @@ pub use authz::{AuthzClient, AuthzConfig, CheckError};
 pub use config::{
     ClientSecret, ConfigError, CookieConfig, GuardConfig, IntrospectionConfig, KeySource,
 };
-pub use credentials::{CredentialError, CredentialSource, Presented};
+pub use credentials::{CredentialError, CredentialSource};
 pub use csrf::CsrfFailure;
 pub use guard::Guard;
 pub use identity::Authenticated;
@@ -89,3 +92,27 @@ pub use layer::{GuardLayer, GuardService};
 pub use rejection::{InvalidToken, Rejection, RejectionKind, RejectionStyle};
 pub use require::{Require, RequireService};
 pub use stats::{AuthzStats, GuardStats};
+
+// A service shares these across tasks and threads (router state, request extensions, the layer
+// stack): a field that is not `Send + Sync` must fail to compile here, not in the services.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Guard>();
+    assert_send_sync::<GuardLayer>();
+    assert_send_sync::<Require>();
+    assert_send_sync::<Authenticated>();
+    assert_send_sync::<Rejection>();
+    assert_send_sync::<AuthzClient>();
+
+    // Handlers await these, and axum needs handler futures to be `Send`. (The guard's own
+    // `authenticate` is held to it by `GuardService`.)
+    #[expect(dead_code, reason = "never run: it only has to compile")]
+    fn futures_are_send(authz: &AuthzClient, user: &Authenticated, guard: &Guard) {
+        fn assert_send<T: Send>(_: T) {}
+        assert_send(authz.check("", "", ""));
+        assert_send(authz.check_batch(&[]));
+        assert_send(authz.allows(user, "", ""));
+        assert_send(authz.require(user, "", ""));
+        assert_send(guard.warm());
+    }
+};

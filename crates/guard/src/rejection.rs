@@ -16,6 +16,7 @@ use crate::csrf::CsrfFailure;
 /// The shape of rejection bodies. The status and the `WWW-Authenticate` header are the same in
 /// both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RejectionStyle {
     /// `{"error": "invalid_token", "error_description": "the token has expired"}`; a malformed
     /// `Authorization` header is 400 `invalid_request` (RFC 6750 §3.1).
@@ -28,6 +29,7 @@ pub enum RejectionStyle {
 
 /// Why a token was not accepted (RFC 6750 §3.1 `invalid_token`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvalidToken {
     /// Not a JWS in compact form, bad base64url or JSON, or a JWT cookie pair that does not fit.
     Malformed,
@@ -59,6 +61,7 @@ pub enum InvalidToken {
 
 /// What went wrong, by category.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RejectionKind {
     /// No credential at all (RFC 6750 §3.1: no error code).
     MissingCredentials,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of [`Guard::stats`](crate::Guard::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GuardStats {
     /// Key-set fetches attempted (successful or not).
     pub jwks_fetches: u64,
@@ -67,6 +68,7 @@ impl Stats {
 
 /// A snapshot of [`AuthzClient::stats`](crate::AuthzClient::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthzStats {
     /// Decisions asked of the client (each check of a batch counts).
     pub checks: u64,

@@ -7,28 +7,39 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
+    /// Who asks, e.g. `user^alice`.
     pub subject: String,
+    /// What they want to do, e.g. `act^content_libraries.view_library`.
     pub action: String,
+    /// Where, e.g. `lib^lib:MITx:physics`.
     pub scope: String,
 }
 
 /// `POST /authz/v1/check` takes one check, or `{"checks": [...]}`.
+///
+/// Exhaustive on purpose: the server must answer every shape a client may send, so a new shape
+/// has to break its `match`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CheckRequest {
+    /// Many checks, answered with a [`CheckBatchResult`].
     Batch(CheckBatch),
+    /// One check, answered with a [`CheckResult`].
     Single(Check),
 }
 
+/// `{"checks": [...]}`: several checks in one request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckBatch {
+    /// The checks, answered in this order.
     pub checks: Vec<Check>,
 }
 
 /// The answer to one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
+    /// Whether the subject may do the action in the scope.
     pub allowed: bool,
     /// The version of the rules the decision was made at (see [`Changes`]), so a caching client
     /// notices newer rules. Absent inside a batch (the batch carries it) and from servers older
@@ -40,7 +51,10 @@ pub struct CheckResult {
 /// The answers to a batch, in order, all made at one version of the rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckBatchResult {
+    /// One answer per check, in the order asked.
     pub results: Vec<CheckResult>,
+    /// The version of the rules every answer was made at; absent from servers older than the
+    /// change feed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
 }
@@ -61,13 +75,16 @@ pub struct ChangesQuery {
 /// made at an older version may be stale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
+    /// The rules' version.
     pub version: i64,
 }
 
 /// `GET /authz/v1/scopes?subject=..&action=..`
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopesQuery {
+    /// Who, e.g. `user^alice`.
     pub subject: String,
+    /// The action, e.g. `act^content_libraries.view_library`.
     pub action: String,
 }
 
@@ -76,7 +93,9 @@ pub struct ScopesQuery {
 /// `lib^` and `course-v1^` scope where no deny line applies to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopesResponse {
+    /// The scopes (or patterns such as `lib^lib:MITx:*`) where the subject holds the action.
     pub scopes: Vec<String>,
+    /// Whether the subject is staff or superuser.
     pub staff: bool,
 }
 
@@ -84,8 +103,11 @@ pub struct ScopesResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assignment {
+    /// Who holds the role, e.g. `user^alice`.
     pub subject: String,
+    /// The role, e.g. `role^library_author`.
     pub role: String,
+    /// Where the role holds, e.g. `lib^lib:MITx:physics`, or `*` everywhere.
     pub scope: String,
 }
 
@@ -93,20 +115,27 @@ pub struct Assignment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignmentQuery {
+    /// Only this subject's assignments.
     pub subject: Option<String>,
+    /// Only assignments of this role.
     pub role: Option<String>,
+    /// Only assignments in this scope.
     pub scope: Option<String>,
 }
 
+/// The answer to `GET /authz/v1/assignments`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignmentList {
+    /// The assignments that match the query.
     pub assignments: Vec<Assignment>,
 }
 
 /// The answer to an assign or unassign: whether it changed anything, and the rules' version now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignmentChange {
+    /// `false` when the assignment already existed (assign) or did not exist (unassign).
     pub changed: bool,
+    /// The rules' version after the change.
     pub version: i64,
 }
 

@@ -3,56 +3,79 @@ use serde::{Deserialize, Serialize};
 /// RFC 7662 §2.1 request body.
 #[derive(Clone, Default, Deserialize)]
 pub struct IntrospectionRequest {
+    /// The token to introspect.
     pub token: Option<String>,
+    /// `access_token` or `refresh_token`: where to look first (RFC 7662 §2.1).
     pub token_type_hint: Option<String>,
+    /// The calling client, when it authenticates in the body.
     pub client_id: Option<String>,
+    /// The calling client's secret, when it authenticates in the body.
     pub client_secret: Option<String>,
 }
 
 /// RFC 7009 §2.1 request body.
 #[derive(Clone, Default, Deserialize)]
 pub struct RevocationRequest {
+    /// The token to revoke.
     pub token: Option<String>,
+    /// `access_token` or `refresh_token`: where to look first (RFC 7009 §2.1).
     pub token_type_hint: Option<String>,
+    /// The calling client, when it authenticates in the body.
     pub client_id: Option<String>,
+    /// The calling client's secret, when it authenticates in the body.
     pub client_secret: Option<String>,
 }
 
 /// RFC 7662 §2.2 response. An inactive token is `{"active": false}` and nothing more.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntrospectionResponse {
+    /// Whether the token is valid now; when `false`, no other member is set.
     pub active: bool,
+    /// The token's scopes, space-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The client the token was issued to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The username of the user the token was issued for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// `JWT`, `Bearer` or `refresh_token`: what kind of token it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// Expiry, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
+    /// Issued at, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// The user's stable anonymous id, as in the JWT's `sub`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// The audience.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// The issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The token's unique id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
     // RFC 7662 §2.2 allows extension members: these are the Open edX facts a resource server
     // needs to apply the same policies to an opaque token as to a JWT.
+    /// Whether the user's email address is verified (extension member).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// Whether the client is restricted (extension member).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_restricted: Option<bool>,
+    /// The client's filters, e.g. `content_org:MITx` (extension member).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<String>>,
 }
 
 impl IntrospectionResponse {
+    /// `{"active": false}`: the answer for any token that is not valid (RFC 7662 §2.2).
     pub fn inactive() -> Self {
         IntrospectionResponse::default()
     }

@@ -9,6 +9,8 @@
 //! assert_eq!(json, r#"{"error":"invalid_grant","error_description":"refresh token is expired"}"#);
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod authz;
 mod discovery;
 mod error;

@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let claims = claims();
     let mut validation = Validation::new("https://lms.example.com/oauth2", "openedx");
     validation.required_version_major = Some(1);
-    for alg in Algorithm::ALL {
+    for &alg in Algorithm::ALL {
         let key = SigningKey::generate(alg).unwrap();
         let keys = VerifyingKeys::from_jwk_set(&JwkSet {
             keys: vec![key.public_jwk()],

@@ -12,7 +12,10 @@ use crate::error::ParseAlgorithmError;
 
 /// A JWS signature algorithm. Serialised (and parsed, case-sensitively as RFC 7515 §4.1.1
 /// requires) as its JOSE name: `"RS512"`, `"RS256"`, `"ES256"`, `"EdDSA"`.
+///
+/// More algorithms may be added; [`Algorithm::ALL`] lists those of this version.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-512 (RFC 7518 §3.3); what Open edX verifiers expect.
     #[default]
@@ -26,8 +29,9 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// Every supported algorithm, the default first.
-    pub const ALL: [Algorithm; 4] = [
+    /// Every supported algorithm, the default first. A slice, so that adding an algorithm does
+    /// not change its type.
+    pub const ALL: &'static [Algorithm] = &[
         Algorithm::RS512,
         Algorithm::RS256,
         Algorithm::ES256,
@@ -65,7 +69,8 @@ impl FromStr for Algorithm {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Algorithm::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|alg| alg.as_str() == s)
             .ok_or_else(|| ParseAlgorithmError(s.to_owned()))
     }
@@ -78,7 +83,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_from_str_display_and_serde() {
-        for alg in Algorithm::ALL {
+        for &alg in Algorithm::ALL {
             assert_eq!(alg.to_string().parse::<Algorithm>().unwrap(), alg);
             let json = serde_json::to_string(&alg).unwrap();
             assert_eq!(json, format!("\"{alg}\""));

@@ -7,6 +7,7 @@ use crate::Algorithm;
 ///
 /// These are operator-side failures (bad key material, a bug); none of them is caused by a client.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
     /// The PKCS#8 document is not a usable private key for the algorithm it was loaded as.
     #[error("{alg} private key rejected: {reason}")]
@@ -36,6 +37,7 @@ pub enum TokenError {
 /// The variants are distinct so that a resource server can say *why* in a client-safe way
 /// ("Token has expired.") and can refetch the JWKS on [`VerifyError::UnknownKid`] only.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// Not a JWS in compact serialization (RFC 7515 §7.1): wrong number of parts, bad base64url,
     /// a header that is not the JSON object we accept (no `kid`, a `crit` member, a `typ` other

@@ -154,13 +154,6 @@ mod tests {
     use super::*;
     use crate::SigningKey;
 
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn verifying_keys_are_send_and_sync() {
-        assert_send_sync::<VerifyingKeys>();
-    }
-
     fn jwks() -> (Vec<SigningKey>, JwkSet) {
         let keys: Vec<SigningKey> = [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256]
             .into_iter()

@@ -58,6 +58,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod alg;
 mod b64;
 mod claims;
@@ -76,3 +78,11 @@ pub use jwk::{Jwk, JwkSet};
 pub use key::SigningKey;
 pub use keyset::VerifyingKeys;
 pub use verify::{verify, Validation};
+
+// Services build keys once and share them across tasks: a field that is not `Send + Sync` must
+// fail to compile here, not in the services.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SigningKey>();
+    assert_send_sync::<VerifyingKeys>();
+};

@@ -251,8 +251,8 @@ mod tests {
         static KEYS: OnceLock<Vec<SigningKey>> = OnceLock::new();
         KEYS.get_or_init(|| {
             Algorithm::ALL
-                .into_iter()
-                .map(|alg| SigningKey::generate(alg).unwrap())
+                .iter()
+                .map(|&alg| SigningKey::generate(alg).unwrap())
                 .collect()
         })
     }
@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn round_trip_for_each_algorithm() {
         let keys = keys();
-        for alg in Algorithm::ALL {
+        for &alg in Algorithm::ALL {
             let jwt = key(alg).sign(&access_claims()).unwrap();
             let got: AccessClaims = verify(&jwt, &keys, &validation(), NOW).unwrap();
             assert_eq!(got, access_claims(), "{alg}");
@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn tampered_tokens_fail() {
-        for alg in Algorithm::ALL {
+        for &alg in Algorithm::ALL {
             let jwt = key(alg).sign(&access_claims()).unwrap();
             let [h, p, s]: [&str; 3] = jwt.split('.').collect::<Vec<_>>().try_into().unwrap();
 

@@ -52,6 +52,7 @@ fn their_alg(alg: Algorithm) -> jwt::Algorithm {
         Algorithm::RS256 => jwt::Algorithm::RS256,
         Algorithm::ES256 => jwt::Algorithm::ES256,
         Algorithm::EdDSA => jwt::Algorithm::EdDSA,
+        other => panic!("no jsonwebtoken counterpart for {other}"),
     }
 }
 
@@ -93,6 +94,7 @@ fn their_encoding_key(key: &SigningKey) -> jwt::EncodingKey {
         }
         Algorithm::ES256 => jwt::EncodingKey::from_ec_der(&der),
         Algorithm::EdDSA => jwt::EncodingKey::from_ed_der(&der),
+        other => panic!("no jsonwebtoken counterpart for {other}"),
     }
 }
 
@@ -111,8 +113,8 @@ fn our_validation() -> Validation {
 
 fn keys() -> Vec<SigningKey> {
     Algorithm::ALL
-        .into_iter()
-        .map(|alg| SigningKey::generate(alg).unwrap())
+        .iter()
+        .map(|&alg| SigningKey::generate(alg).unwrap())
         .collect()
 }
 

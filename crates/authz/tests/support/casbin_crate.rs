@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use casbin::function_map::{key_match, OperatorFunction};
 use casbin::rhai::Dynamic;
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-use latchkey_authz::{Effect, Policy};
-
-use super::MODEL;
+use latchkey_authz::{Effect, Policy, OPENEDX_MODEL};
 
 /// The crate's custom-function shape for `is_staff_or_superuser`.
 pub type StaffFn = fn(Dynamic, Dynamic, Dynamic) -> Dynamic;
@@ -25,7 +23,7 @@ pub fn enforcer(policy: &Policy, staff: StaffFn, domain_matching: bool) -> Enfor
         .build()
         .unwrap();
     rt.block_on(async {
-        let model = DefaultModel::from_str(MODEL).await.unwrap();
+        let model = DefaultModel::from_str(OPENEDX_MODEL).await.unwrap();
         let mut e = Enforcer::new(model, MemoryAdapter::default())
             .await
             .unwrap();

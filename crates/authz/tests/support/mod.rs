@@ -7,10 +7,7 @@
 
 pub mod casbin_crate;
 
-use latchkey_authz::{Policy, Request, RequestError, RuleRow};
-
-pub const MODEL: &str = include_str!("../fixtures/model.conf");
-pub const OPENEDX_POLICY: &str = include_str!("../fixtures/authz.policy");
+use latchkey_authz::{Policy, Request, RequestError, RuleRow, OPENEDX_POLICY};
 
 /// SplitMix64: small, deterministic, good enough to spread test cases.
 pub struct Rng(u64);

@@ -32,15 +32,11 @@ use arc_swap::ArcSwap;
 use latchkey_authz::{
     AuthzError, CachedEngine, Decision, DirectoryError, Engine, LineError, Model, ModelError,
     Policy, PolicyError, Request, RequestError, RuleRow, Settings, StaffDirectory, StaffSet,
+    OPENEDX_MODEL, OPENEDX_POLICY,
 };
 
 use crate::store::{AuthzStore, StoreError};
 use rule::{canonical, line, RoleAssignment, RuleError};
-
-/// openedx-authz 0.23.0's `model.conf`, the one model Latchkey evaluates.
-pub const OPENEDX_MODEL: &str = include_str!("openedx/model.conf");
-/// openedx-authz 0.23.0's `authz.policy`: the default roles (`p`) and action implications (`g2`).
-pub const OPENEDX_DEFAULT_POLICY: &str = include_str!("openedx/authz.policy");
 
 /// Changes up to this many assignments are applied to the running engine in place; larger ones
 /// (imports) rebuild it, which is cheaper than clearing the cache once per assignment and keeps
@@ -423,7 +419,7 @@ impl<S: AuthzStore + 'static> AuthzService<S> {
     /// openedx-authz's default `p` and `g2` lines. Nodes starting together may race here: the
     /// rows are unique, so the loser inserts nothing and bumps nothing.
     async fn seed(&self, now: i64) -> Result<(), AuthzServiceError> {
-        let policy = Policy::parse_csv(OPENEDX_DEFAULT_POLICY)
+        let policy = Policy::parse_csv(OPENEDX_POLICY)
             .map_err(|e| AuthzServiceError::Builtin(e.to_string()))?;
         let rows = rule::rows_of(policy);
         let added = self.store.add_authz_rules(&rows, SEED_ACTOR, now).await?;
@@ -455,29 +451,5 @@ struct SharedStaff(Arc<ArcSwap<StaffSet>>);
 impl StaffDirectory for SharedStaff {
     fn is_staff_or_superuser(&self, user_key: &str) -> Result<bool, DirectoryError> {
         self.0.load().is_staff_or_superuser(user_key)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_embedded_files_are_openedx_authz_0_23_0() {
-        assert_eq!(
-            OPENEDX_MODEL,
-            include_str!("../../../authz/tests/fixtures/model.conf")
-        );
-        assert_eq!(
-            OPENEDX_DEFAULT_POLICY,
-            include_str!("../../../authz/tests/fixtures/authz.policy")
-        );
-        assert!(Model::parse(OPENEDX_MODEL).is_ok());
-        let policy = Policy::parse_csv(OPENEDX_DEFAULT_POLICY).unwrap();
-        assert!(
-            policy.assignments.is_empty(),
-            "no user is assigned anything"
-        );
-        assert!(!policy.permissions.is_empty() && !policy.implications.is_empty());
     }
 }

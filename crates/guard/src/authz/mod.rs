@@ -46,6 +46,7 @@ pub struct AuthzConfig {
     /// A confidential client of the server granted `authz:read`
     /// (`latchkey client create ... --permission authz:read`).
     pub client_id: String,
+    /// That client's secret.
     pub client_secret: ClientSecret,
     /// How many answers are cached. `0` turns the cache off. Default: 10 000.
     pub cache_capacity: u64,
@@ -99,6 +100,7 @@ impl AuthzConfig {
 
 /// Why a check has no answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckError {
     /// The server refused the question as asked (HTTP 400), e.g. a subject without `^` or the
     /// scope `*`: the check has no answer, and guessing one would be wrong.
