@@ -9,7 +9,7 @@ use latchkey_token::{Algorithm, JwkSet, SigningKey, VerifyingKeys};
 use zeroize::Zeroizing;
 
 use crate::random::Random;
-use crate::store::{Conflict, KeyState, KeyStore, StoreError, StoredKey};
+use crate::store::{ClientStore, Conflict, KeyState, KeyStore, StoreError, StoredKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -111,6 +111,17 @@ pub enum Rotation {
     Promoted(KeyInfo),
     /// This key is published as `next`; rotating again makes it sign.
     Staged(KeyInfo),
+}
+
+/// How long a retired key stays published: until every token it can have signed has expired.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRetention {
+    /// The longest JWT lifetime the settings allow: `tokens.jwt_lifetime` and
+    /// `tokens.service_jwt_max_lifetime`. Per-client overrides are read from the store.
+    pub max_jwt_lifetime: i64,
+    /// How often running servers reload the keys, in seconds: a server signs with a retired key
+    /// until its next reload.
+    pub reload_interval: i64,
 }
 
 /// A key as the CLI and admin API list it.
@@ -215,14 +226,6 @@ impl<S: KeyStore> KeyManager<S> {
             .collect())
     }
 
-    /// Deletes retired keys whose every token has expired (`max_token_lifetime` after retiring).
-    pub async fn forget_retired(&self, now: i64, max_token_lifetime: i64) -> Result<u64, KeyError> {
-        Ok(self
-            .store
-            .delete_keys_retired_before(now - max_token_lifetime)
-            .await?)
-    }
-
     async fn has_current(&self) -> Result<bool, KeyError> {
         Ok(self
             .store
@@ -286,6 +289,25 @@ impl<S: KeyStore> KeyManager<S> {
             jwks_json,
             verifying,
         })
+    }
+}
+
+/// Forgetting retired keys needs the clients too: their own JWT lifetimes may be the longest.
+impl<S: KeyStore + ClientStore> KeyManager<S> {
+    /// Deletes retired keys whose every token has expired. A server may sign with a key until its
+    /// reload after the retirement, and then with the longest lifetime of any client; the reload
+    /// interval is counted twice, since a reload comes after a sweep that may run late (missed
+    /// ticks are delayed, not skipped) and the node that retired the key may have another clock.
+    pub async fn forget_retired(&self, now: i64, retention: KeyRetention) -> Result<u64, KeyError> {
+        let clients = self.store.max_client_jwt_lifetime().await?.unwrap_or(0);
+        let keep = retention
+            .max_jwt_lifetime
+            .max(clients)
+            .saturating_add(retention.reload_interval.saturating_mul(2));
+        Ok(self
+            .store
+            .delete_keys_retired_before(now.saturating_sub(keep))
+            .await?)
     }
 }
 

@@ -79,6 +79,9 @@ pub trait ClientStore: Send + Sync {
     async fn client_by_name(&self, owner: UserId, name: &str)
         -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// The longest per-client JWT lifetime, if any client overrides the global one: retired
+    /// signing keys stay published at least this long.
+    async fn max_client_jwt_lifetime(&self) -> Result<Option<i64>, StoreError>;
 }
 
 /// A signing key's place in its life: published before it signs, published after it stops.

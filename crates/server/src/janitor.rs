@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::authz::AuthzService;
-use latchkey_core::keys::KeyManager;
+use latchkey_core::keys::{KeyManager, KeyRetention};
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
 
@@ -17,7 +17,9 @@ use crate::clock::now;
 pub struct JanitorSettings {
     pub interval: Duration,
     pub batch: u32,
-    /// Retired keys stay published this long: the longest lifetime a JWT can have.
+    /// The longest JWT lifetime the settings allow; retired keys stay published at least this
+    /// long, or longer when a client's own JWT lifetime is longer (read from the store), plus the
+    /// time servers take to stop signing with them (see [`KeyManager::forget_retired`]).
     pub max_jwt_lifetime: i64,
 }
 
@@ -78,7 +80,12 @@ pub async fn sweep<S: Store>(
             }
         }
     }
-    match keys.forget_retired(now, settings.max_jwt_lifetime).await {
+    let retention = KeyRetention {
+        max_jwt_lifetime: settings.max_jwt_lifetime,
+        // Every server reloads its keys once per janitor interval, at the end of this sweep.
+        reload_interval: i64::try_from(settings.interval.as_secs()).unwrap_or(i64::MAX),
+    };
+    match keys.forget_retired(now, retention).await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "retired signing keys forgotten"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "janitor could not forget retired keys"),

@@ -547,6 +547,13 @@ macro_rules! sql_store {
                 let sql = concat!("SELECT ", client_cols!(), " FROM clients ORDER BY created_at, id");
                 self.fetch_clients(sqlx::query(sql)).await
             }
+
+            async fn max_client_jwt_lifetime(&self) -> Result<Option<i64>, StoreError> {
+                sqlx::query_scalar("SELECT MAX(jwt_lifetime) FROM clients")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(backend)
+            }
         }
 
         #[async_trait]

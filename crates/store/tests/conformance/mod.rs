@@ -238,6 +238,26 @@ pub async fn one_current_key_and_promotion_retires_it<S: Store>(s: S) {
     assert_eq!(s.delete_keys_retired_before(101).await.unwrap(), 1);
 }
 
+/// The longest per-client JWT lifetime bounds how long a retired key stays published.
+pub async fn the_longest_client_jwt_lifetime_is_found<S: Store>(s: S) {
+    assert_eq!(s.max_client_jwt_lifetime().await.unwrap(), None);
+    let owner = a_user(&s, "owner").await;
+    let mut c = client("c1", owner.id, false);
+    c.lifetimes.jwt = None;
+    s.insert_client(&c).await.unwrap();
+    assert_eq!(
+        s.max_client_jwt_lifetime().await.unwrap(),
+        None,
+        "no override"
+    );
+    for (id, jwt) in [("c2", 600), ("c3", 86_400), ("c4", 30)] {
+        let mut c = client(id, owner.id, true);
+        c.lifetimes.jwt = Some(jwt);
+        s.insert_client(&c).await.unwrap();
+    }
+    assert_eq!(s.max_client_jwt_lifetime().await.unwrap(), Some(86_400));
+}
+
 pub async fn rotation_is_a_compare_and_swap<S: Store>(s: S) {
     let u = a_user(&s, "carol").await;
     s.start_family(
@@ -553,6 +573,7 @@ macro_rules! suite {
             disabling_and_password_upgrades_are_precise,
             clients_round_trip_and_conflict,
             one_current_key_and_promotion_retires_it,
+            the_longest_client_jwt_lifetime_is_found,
             rotation_is_a_compare_and_swap,
             concurrent_rotations_have_one_winner,
             abandoned_writes_commit_whole,
