@@ -19,6 +19,43 @@ impl Drop for Serving {
     }
 }
 
+/// A loopback address no one listens on (yet).
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// `latchkey serve` in `dir` on `addr`, with a 1 s janitor interval, once it answers ready.
+fn serve(dir: &std::path::Path, addr: &str, args: &[&str]) -> Serving {
+    let server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(["serve", "--listen", addr])
+            .args(args)
+            .current_dir(dir)
+            .env("LATCHKEY_JANITOR__INTERVAL_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("http://{addr}/health/ready"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(&latchkey_with_stdin(
@@ -300,39 +337,13 @@ fn bad_settings_stop_with_a_message_that_names_them() {
 fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
     let dir = setup();
     let d = dir.path();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let issuer = format!("http://{addr}/oauth2");
     // The issuer comes from a config file, so that `token mint` uses it too.
     std::fs::write(d.join("latchkey.toml"), format!("issuer = \"{issuer}\"\n")).unwrap();
-    let mut server = Serving(
-        Command::new(env!("CARGO_BIN_EXE_latchkey"))
-            .args(["serve", "--listen", &addr, "--config", "latchkey.toml"])
-            .current_dir(d)
-            .env("LATCHKEY_JANITOR__INTERVAL_SECS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut server = serve(d, &addr, &["--config", "latchkey.toml"]);
     let base = format!("http://{addr}");
     let http = reqwest::blocking::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/health/ready"))
-        .send()
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let discovery: Value = http
         .get(format!("{base}/.well-known/openid-configuration"))
         .send()
@@ -510,4 +521,68 @@ fn serve_publishes_a_jwks_that_verifies_stored_keys_and_rotations() {
         log.contains("latchkey is serving") && log.contains(&addr),
         "{log}"
     );
+}
+
+/// `keys revoke` refuses the current key and says how to proceed; a revoked key leaves a running
+/// server's JWKS within its janitor interval, and `keys list` keeps it as `revoked`.
+#[test]
+fn a_revoked_key_leaves_the_jwks_of_a_running_server() {
+    let dir = setup();
+    let d = dir.path();
+    let help = ok(&latchkey(d, &["keys", "revoke", "--help"]));
+    assert!(help.contains("stop verifying"), "{help}");
+    let kid_in = |state: &str| -> String {
+        let keys: Value = json(&latchkey(d, &["keys", "list", "--json"]));
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == state)
+            .unwrap_or_else(|| panic!("no {state} key in {keys}"))["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let leaked = kid_in("current");
+    fails_with(
+        &latchkey(d, &["keys", "revoke", &leaked]),
+        &format!("{leaked} is the current signing key: rotate first (`latchkey keys rotate --now`"),
+    );
+    fails_with(
+        &latchkey(d, &["keys", "revoke", "no-such-kid"]),
+        "no signing key no-such-kid",
+    );
+
+    let addr = free_addr();
+    let _server = serve(d, &addr, &[]);
+    let jwks_kids = || -> Vec<String> {
+        let jwks: Value = reqwest::blocking::get(format!("http://{addr}/oauth2/jwks.json"))
+            .unwrap()
+            .json()
+            .unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(jwks_kids().contains(&leaked));
+    assert!(ok(&latchkey(d, &["keys", "rotate", "--now"])).contains("now signing with"));
+    let said = ok(&latchkey(d, &["keys", "revoke", &leaked]));
+    assert!(
+        said.contains(&format!("revoked {leaked}"))
+            && said.contains("tokens signed with it no longer verify"),
+        "{said}"
+    );
+    assert_eq!(kid_in("revoked"), leaked);
+    assert!(ok(&latchkey(d, &["keys", "revoke", &leaked])).contains("already revoked"));
+    let started = Instant::now();
+    while jwks_kids().contains(&leaked) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the running server still publishes the revoked key"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(jwks_kids().contains(&kid_in("current")));
 }

@@ -1,7 +1,7 @@
 //! The janitor: removes expired and revoked rows in bounded batches, forgets retired keys once
-//! their tokens have expired, and reloads the key ring (a rotation made by another process shows up
-//! here within one interval), and the authz rules and staff set (another node's role changes
-//! arrive within one interval). No cron job needed.
+//! their tokens have expired, and reloads the key ring (a rotation or revocation made by another
+//! process shows up here within one interval), and the authz rules and staff set (another node's
+//! role changes arrive within one interval). No cron job needed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,8 +90,10 @@ pub async fn sweep<S: Store>(
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "janitor could not forget retired keys"),
     }
-    if let Err(e) = keys.reload(tokens.keys()).await {
-        tracing::warn!(error = %e, "janitor could not reload signing keys");
+    match keys.reload(tokens.keys()).await {
+        Ok(true) => tokens.forget_introspections(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "janitor could not reload signing keys"),
     }
     if let Err(e) = authz.reload_if_changed(now).await {
         tracing::warn!(error = %e, "janitor could not reload the authz rules");
