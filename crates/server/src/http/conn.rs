@@ -259,10 +259,18 @@ where
         let Some(deadline) = this.phase.deadline(this.settings) else {
             return Poll::Pending;
         };
-        if this.timer.deadline() != deadline {
+        // The timer may ring early, never late. It is moved earlier only when it would be late
+        // (moving a tokio timer re-files it in the timer wheel, under a lock), and when it rings
+        // early it is moved to the deadline. A busy connection, whose deadlines keep moving
+        // later, so touches its timer about once per header timeout rather than per request.
+        if this.timer.deadline() > deadline {
             this.timer.as_mut().reset(deadline);
         }
-        if this.timer.poll(cx).is_ready() {
+        while this.timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() < deadline {
+                this.timer.as_mut().reset(deadline);
+                continue;
+            }
             let waited = if this.phase.state.load(Ordering::Relaxed) == IDLE {
                 "idle"
             } else {
