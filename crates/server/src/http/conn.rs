@@ -59,9 +59,14 @@ pub(super) fn serve(
             .header_read_timeout(None)
             .serve_connection(io, service),
     );
+    let timer = match phase.deadline(&settings) {
+        Some(deadline) => tokio::time::sleep_until(deadline),
+        // tokio takes a duration past its far future for the far future.
+        None => tokio::time::sleep(settings.header_timeout),
+    };
     Watchdog {
         connection,
-        timer: tokio::time::sleep_until(phase.start + settings.header_timeout),
+        timer,
         phase,
         settings,
         peer,
@@ -109,7 +114,8 @@ impl Phase {
             _ => return None,
         };
         let since = Duration::from_millis(self.since.load(Ordering::Relaxed));
-        Some(self.start + since + limit)
+        // A limit too large to be a point in time is no limit.
+        self.start.checked_add(since.saturating_add(limit))
     }
 
     fn bytes_arrived(&self) {
@@ -178,7 +184,6 @@ impl AsyncWrite for Socket {
 
 /// The router as hyper calls it on this connection: with the peer's address for `ClientIp`, the
 /// body under its timeout, and the phase reported to the watchdog.
-#[derive(Clone)]
 struct ConnService {
     app: Router,
     peer: SocketAddr,
