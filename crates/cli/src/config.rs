@@ -12,7 +12,7 @@ use latchkey_core::authz::AuthzSettings;
 use latchkey_core::password::{PasswordParams, DEFAULT_QUEUE_PER_THREAD};
 use latchkey_core::throttle::ThrottleSettings;
 use latchkey_core::tokens::TokenSettings;
-use latchkey_server::{Cidr, ForwardedHeader, TrustedProxies};
+use latchkey_server::{Cidr, ForwardedHeader, HttpSettings, TrustedProxies};
 use serde::Deserialize;
 
 /// The configuration as written: every field optional, unknown keys refused.
@@ -39,6 +39,8 @@ pub struct RawConfig {
     pub authz: RawAuthz,
     #[serde(default)]
     pub proxy: RawProxy,
+    #[serde(default)]
+    pub http: RawHttp,
 }
 
 /// A setting's text that `Debug` never shows (the master secret).
@@ -119,6 +121,15 @@ pub struct RawAuthz {
     pub default_policy: Option<bool>,
 }
 
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub header_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+}
+
 /// Settings given as command-line flags, which override every other source.
 #[derive(Clone, Debug, Default)]
 pub struct Flags {
@@ -144,6 +155,7 @@ pub struct Config {
     pub janitor_interval: Duration,
     pub janitor_batch: u32,
     pub authz: AuthzSettings,
+    pub http: HttpSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +192,7 @@ const ENV_KEYS: &[&str] = &[
     "janitor",
     "authz",
     "proxy",
+    "http",
 ];
 
 impl Config {
@@ -238,6 +251,58 @@ fn lifetime(name: &'static str, v: Option<i64>, default: i64) -> Result<i64, Con
             value: s.to_string(),
             allowed: "a number of seconds from 1 to 31536000",
         }),
+    }
+}
+
+fn http_timeout(
+    name: &'static str,
+    v: Option<u64>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) if (1..=3600).contains(&s) => Ok(Duration::from_secs(s)),
+        Some(s) => Err(ConfigError::Invalid {
+            name,
+            value: s.to_string(),
+            allowed: "a number of seconds from 1 to 3600",
+        }),
+    }
+}
+
+impl TryFrom<RawHttp> for HttpSettings {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawHttp) -> Result<Self, Self::Error> {
+        let d = HttpSettings::default();
+        Ok(HttpSettings {
+            header_timeout: http_timeout(
+                "http.header_timeout_secs",
+                raw.header_timeout_secs,
+                d.header_timeout,
+            )?,
+            body_timeout: http_timeout(
+                "http.body_timeout_secs",
+                raw.body_timeout_secs,
+                d.body_timeout,
+            )?,
+            idle_timeout: http_timeout(
+                "http.idle_timeout_secs",
+                raw.idle_timeout_secs,
+                d.idle_timeout,
+            )?,
+            max_connections: match raw.max_connections {
+                None => d.max_connections,
+                Some(n) if (1..=1_000_000).contains(&n) => n,
+                Some(n) => {
+                    return Err(ConfigError::Invalid {
+                        name: "http.max_connections",
+                        value: n.to_string(),
+                        allowed: "a number of connections from 1 to 1000000",
+                    })
+                }
+            },
+        })
     }
 }
 
@@ -426,6 +491,7 @@ impl TryFrom<RawConfig> for Config {
             janitor_interval: Duration::from_secs(interval),
             janitor_batch: raw.janitor.batch.unwrap_or(1000).max(1),
             authz,
+            http: HttpSettings::try_from(raw.http)?,
         })
     }
 }
@@ -576,6 +642,31 @@ mod tests {
             let f = write(text);
             let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_are_checked() {
+        let c = Config::load(None, Flags::default()).unwrap();
+        assert_eq!(c.http, HttpSettings::default());
+        assert_eq!(c.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.max_connections, 10_000);
+        let f = write("[http]\nheader_timeout_secs = 2\nmax_connections = 50\n");
+        let c = Config::load(Some(f.path()), Flags::default()).unwrap();
+        assert_eq!(
+            (c.http.header_timeout, c.http.max_connections),
+            (Duration::from_secs(2), 50)
+        );
+        for (text, name) in [
+            ("header_timeout_secs = 0", "http.header_timeout_secs"),
+            ("body_timeout_secs = 3601", "http.body_timeout_secs"),
+            ("idle_timeout_secs = 0", "http.idle_timeout_secs"),
+            ("max_connections = 0", "http.max_connections"),
+            ("max_conections = 5", "max_conections"),
+        ] {
+            let f = write(&format!("[http]\n{text}\n"));
+            let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
+            assert!(err.to_string().contains(name), "{text}: {err}");
         }
     }
 

@@ -37,6 +37,29 @@ fn until_ready(http: &reqwest::blocking::Client, base: &str) {
     }
 }
 
+/// A loopback address no one listens on (yet).
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// `latchkey serve` in `dir` on `addr`, with a 1 s janitor interval, once it answers ready.
+fn serve(dir: &std::path::Path, addr: &str, args: &[&str]) -> Serving {
+    let server = Serving(
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(["serve", "--listen", addr])
+            .args(args)
+            .current_dir(dir)
+            .env("LATCHKEY_JANITOR__INTERVAL_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    until_ready(&reqwest::blocking::Client::new(), &format!("http://{addr}"));
+    server
+}
+
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     ok(&latchkey_with_stdin(
@@ -812,4 +835,66 @@ fn unicode_accounts_made_by_the_cli_sign_in(database_url: Option<&str>) {
                 .claims;
         assert_eq!(claims["preferred_username"], username, "{login:?}");
     }
+}
+
+#[test]
+fn a_revoked_key_leaves_the_jwks_of_a_running_server() {
+    let dir = setup();
+    let d = dir.path();
+    let help = ok(&latchkey(d, &["keys", "revoke", "--help"]));
+    assert!(help.contains("stop verifying"), "{help}");
+    let kid_in = |state: &str| -> String {
+        let keys: Value = json(&latchkey(d, &["keys", "list", "--json"]));
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == state)
+            .unwrap_or_else(|| panic!("no {state} key in {keys}"))["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let leaked = kid_in("current");
+    fails_with(
+        &latchkey(d, &["keys", "revoke", &leaked]),
+        &format!("{leaked} is the current signing key: rotate first (`latchkey keys rotate --now`"),
+    );
+    fails_with(
+        &latchkey(d, &["keys", "revoke", "no-such-kid"]),
+        "no signing key no-such-kid",
+    );
+
+    let addr = free_addr();
+    let _server = serve(d, &addr, &[]);
+    let jwks_kids = || -> Vec<String> {
+        let jwks: Value = reqwest::blocking::get(format!("http://{addr}/oauth2/jwks.json"))
+            .unwrap()
+            .json()
+            .unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(jwks_kids().contains(&leaked));
+    assert!(ok(&latchkey(d, &["keys", "rotate", "--now"])).contains("now signing with"));
+    let said = ok(&latchkey(d, &["keys", "revoke", &leaked]));
+    assert!(
+        said.contains(&format!("revoked {leaked}"))
+            && said.contains("tokens signed with it no longer verify"),
+        "{said}"
+    );
+    assert_eq!(kid_in("revoked"), leaked);
+    assert!(ok(&latchkey(d, &["keys", "revoke", &leaked])).contains("already revoked"));
+    let started = Instant::now();
+    while jwks_kids().contains(&leaked) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the running server still publishes the revoked key"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(jwks_kids().contains(&kid_in("current")));
 }

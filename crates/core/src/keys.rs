@@ -9,7 +9,9 @@ use latchkey_token::{Algorithm, JwkSet, SigningKey, VerifyingKeys};
 use zeroize::Zeroizing;
 
 use crate::random::Random;
-use crate::store::{Conflict, KeyState, KeyStore, StoreError, StoredKey};
+use crate::store::{
+    ClientStore, Conflict, KeyRevocation, KeyState, KeyStore, StoreError, StoredKey,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -25,6 +27,13 @@ pub enum KeyError {
     Publish(String),
     #[error("no current signing key in the database")]
     NoCurrentKey,
+    #[error("no signing key {0}")]
+    UnknownKey(String),
+    #[error(
+        "{0} is the current signing key: rotate first (`latchkey keys rotate --now` signs with a \
+         new key at once), then revoke {0}"
+    )]
+    RevokeCurrent(String),
 }
 
 /// The key-encryption key (AES-256-GCM) that seals private signing keys at rest.
@@ -99,8 +108,12 @@ impl KeyRing {
         self.state.load().signer.clone()
     }
 
-    fn replace(&self, state: RingState) {
-        self.state.store(Arc::new(state));
+    /// Swaps in `state`; true when a key trusted until now is no longer trusted.
+    fn replace(&self, state: RingState) -> bool {
+        let new = Arc::new(state);
+        let old = self.state.swap(new.clone());
+        let withdrawn = old.verifying.kids().any(|kid| !new.verifying.contains(kid));
+        withdrawn
     }
 }
 
@@ -111,6 +124,25 @@ pub enum Rotation {
     Promoted(KeyInfo),
     /// This key is published as `next`; rotating again makes it sign.
     Staged(KeyInfo),
+}
+
+/// What a revocation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked(KeyInfo),
+    /// It was revoked before; nothing changed.
+    AlreadyRevoked(KeyInfo),
+}
+
+/// How long a retired key stays published: until every token it can have signed has expired.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRetention {
+    /// The longest JWT lifetime the settings allow: `tokens.jwt_lifetime` and
+    /// `tokens.service_jwt_max_lifetime`. Per-client overrides are read from the store.
+    pub max_jwt_lifetime: i64,
+    /// How often running servers reload the keys, in seconds: a server signs with a retired key
+    /// until its next reload.
+    pub reload_interval: i64,
 }
 
 /// A key as the CLI and admin API list it.
@@ -151,10 +183,11 @@ impl<S: KeyStore> KeyManager<S> {
         })
     }
 
-    /// Re-reads the keys (after a rotation elsewhere) and swaps them into `ring`.
-    pub async fn reload(&self, ring: &KeyRing) -> Result<(), KeyError> {
-        ring.replace(self.build_state().await?);
-        Ok(())
+    /// Re-reads the keys (after a rotation or revocation elsewhere) and swaps them into `ring`.
+    /// True when a key `ring` trusted is no longer trusted (revoked or forgotten), so that answers
+    /// cached while it was can be dropped.
+    pub async fn reload(&self, ring: &KeyRing) -> Result<bool, KeyError> {
+        Ok(ring.replace(self.build_state().await?))
     }
 
     /// Rotates to a key of `alg`. A key is only promoted once it has been published as `next`, so
@@ -196,7 +229,7 @@ impl<S: KeyStore> KeyManager<S> {
             .await?
             .into_iter()
             .find(|k| k.kid == kid)
-            .ok_or(KeyError::NoCurrentKey)
+            .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
     }
 
     pub async fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
@@ -215,12 +248,19 @@ impl<S: KeyStore> KeyManager<S> {
             .collect())
     }
 
-    /// Deletes retired keys whose every token has expired (`max_token_lifetime` after retiring).
-    pub async fn forget_retired(&self, now: i64, max_token_lifetime: i64) -> Result<u64, KeyError> {
-        Ok(self
-            .store
-            .delete_keys_retired_before(now - max_token_lifetime)
-            .await?)
+    /// Withdraws a leaked key at once: it leaves the JWKS, and tokens it signed stop verifying on
+    /// every server at its next key reload. The current key is refused: something must sign, and
+    /// which key takes over is the operator's choice (`rotate`), not a side effect of this one.
+    pub async fn revoke(&self, kid: &str, now: i64) -> Result<Revocation, KeyError> {
+        match self.store.revoke_key(kid, now).await? {
+            KeyRevocation::Revoked => {
+                tracing::warn!(target: "audit", %kid, "signing key revoked");
+                Ok(Revocation::Revoked(self.info(kid).await?))
+            }
+            KeyRevocation::AlreadyRevoked => Ok(Revocation::AlreadyRevoked(self.info(kid).await?)),
+            KeyRevocation::Current => Err(KeyError::RevokeCurrent(kid.to_owned())),
+            KeyRevocation::Unknown => Err(KeyError::UnknownKey(kid.to_owned())),
+        }
     }
 
     async fn has_current(&self) -> Result<bool, KeyError> {
@@ -268,6 +308,10 @@ impl<S: KeyStore> KeyManager<S> {
         let mut signer = None;
         let mut published = Vec::new();
         for stored in self.store.signing_keys().await? {
+            // Its private part is gone; it must neither sign nor verify again.
+            if stored.state == KeyState::Revoked {
+                continue;
+            }
             let pkcs8 = self.kek.open(&stored.kid, &stored.sealed_private)?;
             let key = SigningKey::from_pkcs8(stored.alg, &pkcs8)?;
             published.push(key.public_jwk());
@@ -286,6 +330,25 @@ impl<S: KeyStore> KeyManager<S> {
             jwks_json,
             verifying,
         })
+    }
+}
+
+/// Forgetting retired keys needs the clients too: their own JWT lifetimes may be the longest.
+impl<S: KeyStore + ClientStore> KeyManager<S> {
+    /// Deletes retired keys whose every token has expired. A server may sign with a key until its
+    /// reload after the retirement, and then with the longest lifetime of any client; the reload
+    /// interval is counted twice, since a reload comes after a sweep that may run late (missed
+    /// ticks are delayed, not skipped) and the node that retired the key may have another clock.
+    pub async fn forget_retired(&self, now: i64, retention: KeyRetention) -> Result<u64, KeyError> {
+        let clients = self.store.max_client_jwt_lifetime().await?.unwrap_or(0);
+        let keep = retention
+            .max_jwt_lifetime
+            .max(clients)
+            .saturating_add(retention.reload_interval.saturating_mul(2));
+        Ok(self
+            .store
+            .delete_keys_retired_before(now.saturating_sub(keep))
+            .await?)
     }
 }
 

@@ -90,14 +90,20 @@ pub trait ClientStore: Send + Sync {
     async fn client_by_name(&self, owner: UserId, name: &str)
         -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// The longest per-client JWT lifetime, if any client overrides the global one: retired
+    /// signing keys stay published at least this long.
+    async fn max_client_jwt_lifetime(&self) -> Result<Option<i64>, StoreError>;
 }
 
-/// A signing key's place in its life: published before it signs, published after it stops.
+/// A signing key's place in its life: published before it signs, published after it stops, and
+/// withdrawn for good when it leaked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyState {
     Next,
     Current,
     Retired,
+    /// Neither published nor trusted, and its private part is wiped; kept as a record.
+    Revoked,
 }
 
 impl KeyState {
@@ -106,6 +112,7 @@ impl KeyState {
             KeyState::Next => "next",
             KeyState::Current => "current",
             KeyState::Retired => "retired",
+            KeyState::Revoked => "revoked",
         }
     }
 
@@ -114,6 +121,7 @@ impl KeyState {
             "next" => Some(KeyState::Next),
             "current" => Some(KeyState::Current),
             "retired" => Some(KeyState::Retired),
+            "revoked" => Some(KeyState::Revoked),
             _ => None,
         }
     }
@@ -127,7 +135,18 @@ pub struct StoredKey {
     /// PKCS#8, sealed with the key-encryption key (AES-256-GCM, the kid as associated data).
     pub sealed_private: Vec<u8>,
     pub created_at: i64,
+    /// When a retired key stopped signing, or when a revoked key was revoked.
     pub retired_at: Option<i64>,
+}
+
+/// What [`KeyStore::revoke_key`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRevocation {
+    Revoked,
+    AlreadyRevoked,
+    /// Refused: the current key signs, and nothing would take over.
+    Current,
+    Unknown,
 }
 
 #[async_trait]
@@ -135,8 +154,12 @@ pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
     /// A key inserted as `Current` conflicts with an existing current key (`Conflict::CurrentKey`).
     async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
-    /// In one step: the current key (if any) retires at `now`, and `kid` becomes current.
+    /// In one step: the current key (if any) retires at `now`, and `kid` becomes current. A revoked
+    /// `kid` is refused, even when revoked by a racing process.
     async fn promote_key(&self, kid: &str, now: i64) -> Result<(), StoreError>;
+    /// Marks a `next` or `retired` key revoked at `now` and wipes its sealed private part, in one
+    /// statement, so that a racing promotion cannot make it current.
+    async fn revoke_key(&self, kid: &str, now: i64) -> Result<KeyRevocation, StoreError>;
     async fn delete_keys_retired_before(&self, before: i64) -> Result<u64, StoreError>;
 }
 

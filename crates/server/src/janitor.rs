@@ -1,13 +1,13 @@
 //! The janitor: removes expired and revoked rows in bounded batches, forgets retired keys once
-//! their tokens have expired, and reloads the key ring (a rotation made by another process shows up
-//! here within one interval), and the authz rules and staff set (another node's role changes
-//! arrive within one interval). No cron job needed.
+//! their tokens have expired, and reloads the key ring (a rotation or revocation made by another
+//! process shows up here within one interval), and the authz rules and staff set (another node's
+//! role changes arrive within one interval). No cron job needed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_core::authz::AuthzService;
-use latchkey_core::keys::KeyManager;
+use latchkey_core::keys::{KeyManager, KeyRetention};
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
 
@@ -17,7 +17,9 @@ use crate::clock::now;
 pub struct JanitorSettings {
     pub interval: Duration,
     pub batch: u32,
-    /// Retired keys stay published this long: the longest lifetime a JWT can have.
+    /// The longest JWT lifetime the settings allow; retired keys stay published at least this
+    /// long, or longer when a client's own JWT lifetime is longer (read from the store), plus the
+    /// time servers take to stop signing with them (see [`KeyManager::forget_retired`]).
     pub max_jwt_lifetime: i64,
 }
 
@@ -82,13 +84,20 @@ pub async fn sweep<S: Store>(
     if let Err(e) = tokens.sign_in().refresh_decoys().await {
         tracing::warn!(error = %e, "janitor could not read the password hash mix");
     }
-    match keys.forget_retired(now, settings.max_jwt_lifetime).await {
+    let retention = KeyRetention {
+        max_jwt_lifetime: settings.max_jwt_lifetime,
+        // Every server reloads its keys once per janitor interval, at the end of this sweep.
+        reload_interval: i64::try_from(settings.interval.as_secs()).unwrap_or(i64::MAX),
+    };
+    match keys.forget_retired(now, retention).await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "retired signing keys forgotten"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "janitor could not forget retired keys"),
     }
-    if let Err(e) = keys.reload(tokens.keys()).await {
-        tracing::warn!(error = %e, "janitor could not reload signing keys");
+    match keys.reload(tokens.keys()).await {
+        Ok(true) => tokens.forget_introspections(),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "janitor could not reload signing keys"),
     }
     if let Err(e) = authz.reload_if_changed(now).await {
         tracing::warn!(error = %e, "janitor could not reload the authz rules");

@@ -13,13 +13,13 @@
 pub mod clock;
 pub mod error;
 mod extract;
+mod http;
 pub mod janitor;
 mod routes;
 pub mod services;
 mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -27,6 +27,7 @@ use axum::Router;
 use latchkey_core::store::Store;
 
 pub use extract::client_ip::{Cidr, CidrError, ForwardedHeader, TrustedProxies};
+pub use http::{serve_with, HttpSettings};
 pub use state::{discovery_document, AppState};
 
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
@@ -57,16 +58,12 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` until `shutdown` resolves, then finishes the requests in flight.
+/// Serves `app` with the default [`HttpSettings`] until `shutdown` resolves, then finishes the
+/// requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, app, shutdown, HttpSettings::default()).await
 }

@@ -667,6 +667,13 @@ macro_rules! sql_store {
                 let sql = concat!("SELECT ", client_cols!(), " FROM clients ORDER BY created_at, id");
                 self.fetch_clients(sqlx::query(sql)).await
             }
+
+            async fn max_client_jwt_lifetime(&self) -> Result<Option<i64>, StoreError> {
+                sqlx::query_scalar("SELECT MAX(jwt_lifetime) FROM clients")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(backend)
+            }
         }
 
         #[async_trait]
@@ -723,7 +730,8 @@ macro_rules! sql_store {
                 .await
                 .map_err(backend)?;
                 let done = sqlx::query(
-                    "UPDATE signing_keys SET state = 'current', retired_at = NULL WHERE kid = $1",
+                    "UPDATE signing_keys SET state = 'current', retired_at = NULL \
+                     WHERE kid = $1 AND state <> 'revoked'",
                 )
                 .bind(kid)
                 .execute(&mut *tx)
@@ -733,6 +741,43 @@ macro_rules! sql_store {
                     return Err(corrupt(format!("no signing key {kid} to promote")));
                 }
                 tx.commit().await.map_err(backend)
+            }
+
+            async fn revoke_key(&self, kid: &str, now: i64) -> Result<latchkey_core::store::KeyRevocation, StoreError> {
+                use latchkey_core::store::KeyRevocation;
+                // A key's state only moves forward (next, current, retired, revoked), so a key
+                // seen between the two statements as revocable is revoked on the next turn.
+                for _ in 0..3 {
+                    let done = sqlx::query(
+                        "UPDATE signing_keys SET state = 'revoked', retired_at = $2, \
+                         sealed_private = $3 WHERE kid = $1 AND state IN ('next', 'retired')",
+                    )
+                    .bind(kid)
+                    .bind(now)
+                    .bind(Vec::<u8>::new())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                    if done.rows_affected() == 1 {
+                        return Ok(KeyRevocation::Revoked);
+                    }
+                    let state: Option<String> =
+                        sqlx::query_scalar("SELECT state FROM signing_keys WHERE kid = $1")
+                            .bind(kid)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(backend)?;
+                    let Some(state) = state else {
+                        return Ok(KeyRevocation::Unknown);
+                    };
+                    match KeyState::parse(&state) {
+                        Some(KeyState::Revoked) => return Ok(KeyRevocation::AlreadyRevoked),
+                        Some(KeyState::Current) => return Ok(KeyRevocation::Current),
+                        Some(KeyState::Next | KeyState::Retired) => continue,
+                        None => return Err(corrupt(format!("unknown key state {state:?}"))),
+                    }
+                }
+                Err(corrupt(format!("signing key {kid} keeps changing state")))
             }
 
             async fn delete_keys_retired_before(&self, before: i64) -> Result<u64, StoreError> {

@@ -27,7 +27,7 @@ use latchkey_core::tokens::TokenService;
 use latchkey_core::user::User;
 use latchkey_server::clock::now;
 use latchkey_server::services::{self, ServiceSettings};
-use latchkey_server::{AppState, ForwardedHeader, TrustedProxies};
+use latchkey_server::{AppState, ForwardedHeader, HttpSettings, TrustedProxies};
 use latchkey_store::{Backend, PgStore, SqliteStore};
 use tokio::sync::oneshot;
 
@@ -56,6 +56,7 @@ pub struct TestServer<S: Store> {
     database_url: String,
     master: [u8; 32],
     settings: ServiceSettings,
+    http: HttpSettings,
     stop: Option<oneshot::Sender<()>>,
     janitor: Option<tokio::task::AbortHandle>,
     _dir: Option<tempfile::TempDir>,
@@ -67,12 +68,21 @@ impl TestServer<SqliteStore> {
     }
 
     pub async fn sqlite_with(settings: ServiceSettings) -> Self {
+        Self::sqlite_with_all(settings, HttpSettings::default()).await
+    }
+
+    /// With these HTTP limits (timeouts, connection cap), for tests of the limits themselves.
+    pub async fn sqlite_with_http(http: HttpSettings) -> Self {
+        Self::sqlite_with_all(test_settings(), http).await
+    }
+
+    async fn sqlite_with_all(settings: ServiceSettings, http: HttpSettings) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/latchkey.db", dir.path().display());
         let Backend::Sqlite(store) = latchkey_store::open(&url).await.expect("open SQLite") else {
             unreachable!("an sqlite:// URL opens SQLite")
         };
-        start(store, url, settings, None, Some(dir)).await
+        start(store, url, settings, http, None, Some(dir)).await
     }
 }
 
@@ -87,7 +97,7 @@ impl TestServer<PgStore> {
         else {
             unreachable!("a postgres:// URL opens PostgreSQL")
         };
-        start(store, url, settings, None, None).await
+        start(store, url, settings, HttpSettings::default(), None, None).await
     }
 
     /// A second node on the same database with the same installation secret, as a scale-out
@@ -103,6 +113,7 @@ impl TestServer<PgStore> {
             store,
             self.database_url.clone(),
             self.settings.clone(),
+            self.http,
             Some(self.master),
             None,
         )
@@ -169,6 +180,7 @@ async fn start<S: Store>(
     store: S,
     database_url: String,
     settings: ServiceSettings,
+    http: HttpSettings,
     master: Option<[u8; 32]>,
     dir: Option<tempfile::TempDir>,
 ) -> TestServer<S> {
@@ -204,9 +216,10 @@ async fn start<S: Store>(
         AppState::new(built.tokens.clone(), built.authz.clone(), None).with_proxies(loopback),
     );
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(latchkey_server::serve(listener, app, async {
+    let stopped = async {
         let _ = stopped.await;
-    }));
+    };
+    tokio::spawn(latchkey_server::serve_with(listener, app, stopped, http));
     TestServer {
         base,
         store,
@@ -217,6 +230,7 @@ async fn start<S: Store>(
         database_url,
         master,
         settings: given,
+        http,
         stop: Some(stop),
         janitor: None,
         _dir: dir,

@@ -53,7 +53,7 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
         // Waiting change-feed polls answer now instead of holding up the graceful shutdown.
         authz.close_feed();
     };
-    latchkey_server::serve(listener, app, shutdown)
+    latchkey_server::serve_with(listener, app, shutdown, config.http)
         .await
         .context("the server stopped with an error")?;
     tracing::info!("latchkey stopped");

@@ -146,6 +146,12 @@ impl<S: Store> TokenService<S> {
         Ok(())
     }
 
+    /// Drops every cached introspection answer: after a signing key stopped being trusted, an
+    /// answer cached for a token it signed must not outlive it.
+    pub fn forget_introspections(&self) {
+        self.introspected.forget_all();
+    }
+
     async fn user_active(&self, claims: &AccessClaims) -> Result<bool, GrantError> {
         Ok(self
             .store

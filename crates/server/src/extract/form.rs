@@ -3,6 +3,7 @@
 //! `invalid_request`.
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use latchkey_proto::ErrorCode;
@@ -33,12 +34,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OAuthForm<T> {
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
-        let body = Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
+        let body = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::InvalidRequest,
+                    format!("the body is larger than {MAX_FORM_BYTES} bytes"),
+                )
+            }
+            e if crate::http::timed_out(&e) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
                 ErrorCode::InvalidRequest,
-                format!("the body is larger than {MAX_FORM_BYTES} bytes"),
-            )
+                "the body did not arrive in time",
+            ),
+            _ => ApiError::invalid_request("the body could not be read"),
         })?;
         serde_urlencoded::from_bytes(&body)
             .map(OAuthForm)

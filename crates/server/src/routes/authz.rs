@@ -253,6 +253,13 @@ fn refused(e: PermissionError) -> ApiError {
 }
 
 fn bad_body(e: JsonRejection, expected: &str) -> ApiError {
+    if crate::http::timed_out(&e) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::InvalidRequest,
+            "the body did not arrive in time",
+        );
+    }
     let status = e.status();
     let mut error = ApiError::invalid_request(format!("{}; {expected}", e.body_text()));
     if status == StatusCode::PAYLOAD_TOO_LARGE {

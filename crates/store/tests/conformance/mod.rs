@@ -324,6 +324,76 @@ pub async fn one_current_key_and_promotion_retires_it<S: Store>(s: S) {
     assert_eq!(s.delete_keys_retired_before(101).await.unwrap(), 1);
 }
 
+/// The longest per-client JWT lifetime bounds how long a retired key stays published.
+pub async fn the_longest_client_jwt_lifetime_is_found<S: Store>(s: S) {
+    assert_eq!(s.max_client_jwt_lifetime().await.unwrap(), None);
+    let owner = a_user(&s, "owner").await;
+    let mut c = client("c1", owner.id, false);
+    c.lifetimes.jwt = None;
+    s.insert_client(&c).await.unwrap();
+    assert_eq!(
+        s.max_client_jwt_lifetime().await.unwrap(),
+        None,
+        "no override"
+    );
+    for (id, jwt) in [("c2", 600), ("c3", 86_400), ("c4", 30)] {
+        let mut c = client(id, owner.id, true);
+        c.lifetimes.jwt = Some(jwt);
+        s.insert_client(&c).await.unwrap();
+    }
+    assert_eq!(s.max_client_jwt_lifetime().await.unwrap(), Some(86_400));
+}
+
+/// A revoked key keeps its row (the record) but loses its private part, is never promoted, and
+/// is never forgotten by the janitor; the current key cannot be revoked.
+pub async fn a_revoked_key_stays_revoked<S: Store>(s: S) {
+    s.insert_key(&key("k1", KeyState::Current)).await.unwrap();
+    s.insert_key(&key("k2", KeyState::Next)).await.unwrap();
+    s.insert_key(&key("k3", KeyState::Next)).await.unwrap();
+    assert_eq!(
+        s.revoke_key("k1", 50).await.unwrap(),
+        KeyRevocation::Current
+    );
+    assert_eq!(
+        s.revoke_key("nope", 50).await.unwrap(),
+        KeyRevocation::Unknown
+    );
+    s.promote_key("k2", 100).await.unwrap();
+    assert_eq!(
+        s.revoke_key("k1", 110).await.unwrap(),
+        KeyRevocation::Revoked
+    );
+    assert_eq!(
+        s.revoke_key("k3", 120).await.unwrap(),
+        KeyRevocation::Revoked
+    );
+    assert_eq!(
+        s.revoke_key("k3", 130).await.unwrap(),
+        KeyRevocation::AlreadyRevoked
+    );
+    let keys = s.signing_keys().await.unwrap();
+    for (kid, at) in [("k1", 110), ("k3", 120)] {
+        let k = keys.iter().find(|k| k.kid == kid).unwrap();
+        assert_eq!((k.state, k.retired_at), (KeyState::Revoked, Some(at)));
+        assert!(k.sealed_private.is_empty(), "{kid}'s private part is wiped");
+    }
+    assert!(
+        s.promote_key("k3", 140).await.is_err(),
+        "a revoked key never signs again"
+    );
+    let current: Vec<_> = s
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.state == KeyState::Current)
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(current, ["k2"], "the refused promotion rolled back");
+    assert_eq!(s.delete_keys_retired_before(i64::MAX).await.unwrap(), 0);
+    assert_eq!(s.signing_keys().await.unwrap().len(), 3);
+}
+
 pub async fn rotation_is_a_compare_and_swap<S: Store>(s: S) {
     let u = a_user(&s, "carol").await;
     s.start_family(
@@ -641,6 +711,8 @@ macro_rules! suite {
             clients_round_trip_and_conflict,
             client_permissions_round_trip,
             one_current_key_and_promotion_retires_it,
+            the_longest_client_jwt_lifetime_is_found,
+            a_revoked_key_stays_revoked,
             rotation_is_a_compare_and_swap,
             concurrent_rotations_have_one_winner,
             abandoned_writes_commit_whole,
