@@ -67,12 +67,18 @@ impl fmt::Debug for TokenHash {
 #[derive(Clone)]
 pub struct SecretHasher {
     key: hmac::Key,
+    /// A key of its own for [`SecretHasher::derive_key`], so that no value ever hashed with
+    /// [`SecretHasher::hash`] (some are chosen by callers) can equal a derived key.
+    derivation: hmac::Key,
 }
 
 impl SecretHasher {
     pub fn new(key: &[u8; 32]) -> Self {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+        let derivation = hmac::sign(&key, b"latchkey key derivation\0");
         SecretHasher {
-            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            derivation: hmac::Key::new(hmac::HMAC_SHA256, derivation.as_ref()),
+            key,
         }
     }
 
@@ -86,7 +92,7 @@ impl SecretHasher {
     /// A 32-byte key for `purpose`, derived from `value` under the server key: whoever holds
     /// `value` alone (say, an old token found with a database dump) cannot derive it.
     pub fn derive_key(&self, purpose: &str, value: &str) -> Zeroizing<[u8; 32]> {
-        let mut ctx = hmac::Context::with_key(&self.key);
+        let mut ctx = hmac::Context::with_key(&self.derivation);
         ctx.update(purpose.as_bytes());
         ctx.update(&[0]);
         ctx.update(value.as_bytes());

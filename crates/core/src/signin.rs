@@ -54,6 +54,9 @@ impl From<StoreError> for SignInError {
 /// queue drains in well under a second.
 const BUSY_RETRY_AFTER: i64 = 1;
 
+/// The longest login that can name an account: an email address (RFC 5321's 254).
+const MAX_LOGIN_CHARS: usize = 254;
+
 pub struct SignIn<S> {
     store: Arc<S>,
     passwords: Arc<HashingPool>,
@@ -97,6 +100,10 @@ impl<S: UserStore> SignIn<S> {
         password: Secret,
         ctx: RequestContext,
     ) -> Result<SignedIn, SignInError> {
+        // No account's username (150) or email (254) is longer: refused before any work or state.
+        if login.chars().count() > MAX_LOGIN_CHARS {
+            return Err(SignInError::BadCredentials);
+        }
         let _slot = self
             .throttle
             .enter(ctx.ip)
@@ -104,7 +111,7 @@ impl<S: UserStore> SignIn<S> {
         let user = self.store.user_by_login(login).await?;
         let account = match &user {
             Some(u) => AccountKey::User(u.id),
-            None => AccountKey::unknown(login),
+            None => AccountKey::unknown(&self.hasher, login),
         };
         let attempt = self
             .throttle
@@ -126,7 +133,7 @@ impl<S: UserStore> SignIn<S> {
             Ok(check) => check,
             Err(PoolError::Busy) => {
                 // Nothing was checked: the attempt is the server's fault, not the caller's.
-                attempt.succeeded();
+                attempt.unchecked();
                 return Err(SignInError::Busy {
                     retry_after: BUSY_RETRY_AFTER,
                 });

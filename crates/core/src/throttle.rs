@@ -14,6 +14,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use crate::secret::{SecretHasher, TokenHash};
 use crate::user::UserId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,16 +41,17 @@ impl Default for ThrottleSettings {
 }
 
 /// The account an attempt is counted against: the user when the login names one (so a user's
-/// username and email share one bucket), else the login as typed, normalised.
+/// username and email share one bucket), else a keyed hash of the login, normalised: 32 bytes
+/// whatever the caller typed, so a flood of long made-up logins cannot grow the table's memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AccountKey {
     User(UserId),
-    Unknown(String),
+    Unknown(TokenHash),
 }
 
 impl AccountKey {
-    pub fn unknown(login: &str) -> Self {
-        AccountKey::Unknown(login.trim().to_lowercase())
+    pub fn unknown(hasher: &SecretHasher, login: &str) -> Self {
+        AccountKey::Unknown(hasher.hash(&format!("throttle\0{}", login.trim().to_lowercase())))
     }
 }
 
@@ -293,6 +295,15 @@ impl Attempt<'_> {
             self.throttle.networks.give_back(network);
         }
     }
+
+    /// The password was never checked (the server was too busy): the attempt is given back to the
+    /// account and the network, and nothing else is forgiven.
+    pub fn unchecked(self) {
+        self.throttle.accounts.give_back(&self.account);
+        if let Some(network) = &self.network {
+            self.throttle.networks.give_back(network);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +320,10 @@ mod tests {
         })
     }
 
+    fn unknown(login: &str) -> AccountKey {
+        AccountKey::unknown(&SecretHasher::new(&[5; 32]), login)
+    }
+
     fn ip(s: &str) -> Option<IpAddr> {
         Some(s.parse().unwrap())
     }
@@ -317,12 +332,12 @@ mod tests {
     fn an_account_is_blocked_after_its_limit_until_the_window_ends() {
         let t = throttle();
         for _ in 0..3 {
-            drop(t.reserve(AccountKey::unknown("Alice"), None, 100).unwrap());
+            drop(t.reserve(unknown("Alice"), None, 100).unwrap());
         }
-        let refused = t.reserve(AccountKey::unknown("alice "), None, 110).err();
+        let refused = t.reserve(unknown("alice "), None, 110).err();
         assert_eq!(refused, Some(Refusal::Locked { retry_after: 50 }));
-        assert!(t.reserve(AccountKey::unknown("bob"), None, 110).is_ok());
-        assert!(t.reserve(AccountKey::unknown("alice"), None, 160).is_ok());
+        assert!(t.reserve(unknown("bob"), None, 110).is_ok());
+        assert!(t.reserve(unknown("alice"), None, 160).is_ok());
     }
 
     /// Reservations are taken before any password is checked, so attempts that are all in flight
@@ -360,21 +375,16 @@ mod tests {
     fn a_network_is_blocked_across_accounts_and_success_gives_back_only_its_own_attempt() {
         let t = throttle();
         for i in 0..4 {
-            drop(t.reserve(AccountKey::unknown(&format!("u{i}")), ip("10.0.0.1"), 0));
+            drop(t.reserve(unknown(&format!("u{i}")), ip("10.0.0.1"), 0));
         }
-        t.reserve(AccountKey::unknown("carol"), ip("10.0.0.1"), 0)
+        t.reserve(unknown("carol"), ip("10.0.0.1"), 0)
             .unwrap()
             .succeeded();
         // Four failures stand; the success took nothing away from them.
-        drop(
-            t.reserve(AccountKey::unknown("dave"), ip("10.0.0.1"), 0)
-                .unwrap(),
-        );
-        let refused = t
-            .reserve(AccountKey::unknown("erin"), ip("10.0.0.1"), 1)
-            .err();
+        drop(t.reserve(unknown("dave"), ip("10.0.0.1"), 0).unwrap());
+        let refused = t.reserve(unknown("erin"), ip("10.0.0.1"), 1).err();
         assert_eq!(refused, Some(Refusal::Locked { retry_after: 59 }));
-        assert!(t.reserve(AccountKey::unknown("erin"), None, 1).is_ok());
+        assert!(t.reserve(unknown("erin"), None, 1).is_ok());
     }
 
     #[test]
@@ -395,28 +405,15 @@ mod tests {
     fn an_account_refusal_does_not_use_up_the_networks_attempts() {
         let t = throttle();
         for _ in 0..3 {
-            drop(
-                t.reserve(AccountKey::unknown("x"), ip("10.0.0.2"), 0)
-                    .unwrap(),
-            );
+            drop(t.reserve(unknown("x"), ip("10.0.0.2"), 0).unwrap());
         }
         for _ in 0..10 {
-            assert!(t
-                .reserve(AccountKey::unknown("x"), ip("10.0.0.2"), 0)
-                .is_err());
+            assert!(t.reserve(unknown("x"), ip("10.0.0.2"), 0).is_err());
         }
         // 3 of the network's 5 are used: two more accounts may still try.
-        drop(
-            t.reserve(AccountKey::unknown("y"), ip("10.0.0.2"), 0)
-                .unwrap(),
-        );
-        drop(
-            t.reserve(AccountKey::unknown("z"), ip("10.0.0.2"), 0)
-                .unwrap(),
-        );
-        assert!(t
-            .reserve(AccountKey::unknown("w"), ip("10.0.0.2"), 0)
-            .is_err());
+        drop(t.reserve(unknown("y"), ip("10.0.0.2"), 0).unwrap());
+        drop(t.reserve(unknown("z"), ip("10.0.0.2"), 0).unwrap());
+        assert!(t.reserve(unknown("w"), ip("10.0.0.2"), 0).is_err());
     }
 
     #[test]
@@ -424,13 +421,11 @@ mod tests {
         let t = throttle();
         for i in 0..5 {
             let addr = format!("2001:db8:1:2::{i:x}");
-            drop(t.reserve(AccountKey::unknown(&format!("u{i}")), ip(&addr), 0));
+            drop(t.reserve(unknown(&format!("u{i}")), ip(&addr), 0));
         }
-        let next = t.reserve(AccountKey::unknown("v"), ip("2001:db8:1:2:ffff::1"), 0);
+        let next = t.reserve(unknown("v"), ip("2001:db8:1:2:ffff::1"), 0);
         assert!(next.is_err());
-        assert!(t
-            .reserve(AccountKey::unknown("v"), ip("2001:db8:1:3::1"), 0)
-            .is_ok());
+        assert!(t.reserve(unknown("v"), ip("2001:db8:1:3::1"), 0).is_ok());
         assert_eq!(
             Network::from("::ffff:10.1.2.3".parse::<IpAddr>().unwrap()),
             Network::from("10.1.2.3".parse::<IpAddr>().unwrap())
@@ -438,17 +433,31 @@ mod tests {
     }
 
     #[test]
+    fn an_unchecked_attempt_is_given_back_without_forgiving_failures() {
+        let t = throttle();
+        for _ in 0..2 {
+            drop(t.reserve(AccountKey::User(UserId(4)), None, 0).unwrap());
+        }
+        t.reserve(AccountKey::User(UserId(4)), None, 0)
+            .unwrap()
+            .unchecked();
+        // Two failures stand: one more attempt, then the lock.
+        drop(t.reserve(AccountKey::User(UserId(4)), None, 0).unwrap());
+        assert!(t.reserve(AccountKey::User(UserId(4)), None, 0).is_err());
+    }
+
+    #[test]
     fn a_full_table_keeps_its_lockouts() {
         let t = throttle();
         // One locked account, then enough other keys to fill the table many times over.
         for _ in 0..3 {
-            drop(t.reserve(AccountKey::unknown("victim"), None, 0).unwrap());
+            drop(t.reserve(unknown("victim"), None, 0).unwrap());
         }
         for i in 0..1000 {
-            drop(t.reserve(AccountKey::unknown(&format!("k{i}")), None, 1));
+            drop(t.reserve(unknown(&format!("k{i}")), None, 1));
             assert!(t.accounts.tracked() <= 100);
         }
-        assert!(t.reserve(AccountKey::unknown("victim"), None, 2).is_err());
+        assert!(t.reserve(unknown("victim"), None, 2).is_err());
     }
 
     #[test]

@@ -37,9 +37,12 @@ impl<S: Store> TokenService<S> {
             }
             if let Some(rotated_at) = row.rotated_at {
                 if now - rotated_at <= self.settings.refresh_grace {
-                    if let Some(sealed) = &row.successor {
-                        return successor::open(&self.hasher, &presented, sealed);
-                    }
+                    return match &row.successor {
+                        Some(sealed) => successor::open(&self.hasher, &presented, sealed),
+                        // Its successor was itself rotated within the window, which forgot this
+                        // pair: a race that lost twice, not a replay. Refuse this request only.
+                        None => Err(GrantError::InvalidGrant(INVALID)),
+                    };
                 }
                 self.revoke_family(&row.family.id, now).await?;
                 tracing::warn!(target: "audit", family = %row.family.id, client_id = %client.id,

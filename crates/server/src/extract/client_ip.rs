@@ -110,24 +110,23 @@ impl TrustedProxies {
             ForwardedHeader::XForwardedFor => "x-forwarded-for",
             ForwardedHeader::Forwarded => "forwarded",
         };
-        let mut hops = Vec::new();
+        // Every hop, unreadable ones as `None`, in order; only those from the right up to the first
+        // untrusted one are ever looked at, so what the client wrote on the left cannot matter.
+        let mut hops: Vec<Option<IpAddr>> = Vec::new();
         for value in headers.get_all(name) {
             let Ok(value) = value.to_str() else {
-                return peer;
+                hops.push(None);
+                continue;
             };
-            for element in value.split(',') {
-                let hop = match self.header {
-                    ForwardedHeader::XForwardedFor => parse_xff_hop(element),
-                    ForwardedHeader::Forwarded => parse_forwarded_for(element),
-                };
-                match hop {
-                    Some(ip) => hops.push(ip),
-                    None => return peer,
-                }
-            }
+            hops.extend(value.split(',').map(|element| match self.header {
+                ForwardedHeader::XForwardedFor => parse_xff_hop(element),
+                ForwardedHeader::Forwarded => parse_forwarded_for(element),
+            }));
         }
         let mut client = peer;
         for hop in hops.into_iter().rev() {
+            // A hop a trusted proxy wrote that cannot be read: the peer is all we know.
+            let Some(hop) = hop else { return peer };
             client = hop;
             if !trusted(hop) {
                 break;
@@ -234,6 +233,10 @@ mod tests {
         assert_eq!(t.client(ip("10.0.0.2"), &HeaderMap::new()), ip("10.0.0.2"));
         let garbage = headers("x-forwarded-for", &["203.0.113.9, not-an-ip"]);
         assert_eq!(t.client(ip("10.0.0.2"), &garbage), ip("10.0.0.2"));
+        // What the client wrote left of the address the ingress saw is never read: junk there
+        // cannot make the client count as the proxy.
+        let forged = headers("x-forwarded-for", &["x, 203.0.113.9"]);
+        assert_eq!(t.client(ip("10.0.0.2"), &forged), ip("203.0.113.9"));
     }
 
     #[test]
