@@ -251,13 +251,15 @@ SEEDS=$((CONNS + 8))
 # lk CMD...: the CLI, in the server's folder (latchkey.key) and on its database.
 lk() { (cd "$LK_DIR" && RUST_LOG=warn "$LATCHKEY" --database-url "$LK_DB" "$@"); }
 
-# wrk loads from one address with $CONNS connections. The per-address cap on sign-ins in flight and
-# the hashing queue are raised to fit them, so that the password grant's capacity is measured rather
-# than its refusals of one busy address (tests/interop/test_flood.py tests those). Binaries older
+# wrk loads one account from one address with $CONNS connections. The per-address cap on sign-ins
+# in flight, the account's attempts (which count while in flight) and the hashing queue are raised
+# to fit them, so that the password grant's capacity is measured rather than its refusals of one
+# busy account (the sign-in limit tests and tests/interop/test_flood.py test those). Binaries older
 # than these settings refuse them, and run without.
 LOAD_ENV=()
 if LATCHKEY_THROTTLE__IP_IN_FLIGHT=1 "$LATCHKEY" --database-url "sqlite::memory:" migrate >/dev/null 2>&1; then
-  LOAD_ENV=("LATCHKEY_THROTTLE__IP_IN_FLIGHT=$((CONNS * 2))" "LATCHKEY_PASSWORDS__QUEUE_PER_CORE=$CONNS")
+  LOAD_ENV=("LATCHKEY_THROTTLE__IP_IN_FLIGHT=$((CONNS * 2))" "LATCHKEY_THROTTLE__ACCOUNT_FAILURES=$((CONNS * 2))"
+    "LATCHKEY_PASSWORDS__QUEUE_PER_CORE=$CONNS")
 fi
 
 lk_start() {

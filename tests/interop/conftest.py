@@ -25,7 +25,7 @@ BIN = os.environ.get("LATCHKEY_BIN") or str(REPO / "target" / "debug" / "latchke
 
 # argon2 made cheap: these tests are about the wire, not about password hashing cost.
 # Settings go through a TOML file named by LATCHKEY_CONFIG (read by the CLI and the server alike);
-# test_configuration.py checks that LATCHKEY_* environment overrides work as well.
+# test_server_process.py checks that LATCHKEY_* environment overrides work as well.
 BASE_SETTINGS = {"passwords": {"memory_kib": 1024, "iterations": 1}}
 
 AUDIENCE = "latchkey"

@@ -78,7 +78,31 @@ impl From<IpAddr> for Network {
 #[derive(Clone, Copy)]
 struct Window {
     started: i64,
+    /// Attempts that count in this window: finished failures and those still in flight.
     attempts: u32,
+    /// Of those, the ones still being checked: they may yet succeed and be given back.
+    in_flight: u32,
+}
+
+impl Window {
+    fn new(started: i64, in_flight: u32) -> Self {
+        Window {
+            started,
+            attempts: in_flight,
+            in_flight,
+        }
+    }
+}
+
+/// How a reserved attempt ended, for its counter.
+#[derive(Clone, Copy)]
+enum Outcome {
+    /// A wrong password (or a request that went away): the attempt stays counted.
+    Failed,
+    /// Never checked: the attempt is given back.
+    GivenBack,
+    /// A success: this attempt and the finished failures before it are forgiven.
+    Forgiven,
 }
 
 struct Counter<K> {
@@ -98,62 +122,66 @@ impl<K: Eq + Hash + Clone> Counter<K> {
         }
     }
 
-    /// Takes one attempt for `key`, or says in how many seconds it may try again.
-    fn reserve(&self, key: &K, now: i64) -> Result<(), i64> {
+    /// Takes one attempt for `key`. Refused as locked when finished failures alone reach the limit,
+    /// as busy when attempts still in flight (which may succeed) make up the rest.
+    fn reserve(&self, key: &K, now: i64) -> Result<(), Refusal> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if !windows.contains_key(key) && windows.len() >= self.max_tracked {
             self.make_room(&mut windows, now);
         }
-        let w = windows.entry(key.clone()).or_insert(Window {
-            started: now,
-            attempts: 0,
-        });
+        let w = windows.entry(key.clone()).or_insert(Window::new(now, 0));
         if now >= w.started + self.window {
-            *w = Window {
-                started: now,
-                attempts: 0,
-            };
+            // Attempts still in flight belong to whichever window they end in.
+            *w = Window::new(now, w.in_flight);
         }
         if w.attempts >= self.limit {
-            return Err(w.started + self.window - now);
+            return Err(if w.attempts - w.in_flight >= self.limit {
+                Refusal::Locked {
+                    retry_after: w.started + self.window - now,
+                }
+            } else {
+                Refusal::Busy
+            });
         }
         w.attempts += 1;
+        w.in_flight += 1;
         Ok(())
     }
 
-    /// Gives one attempt back (a success, or a refusal by the other counter).
-    fn give_back(&self, key: &K) {
+    fn settle(&self, key: &K, outcome: Outcome) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = windows.get_mut(key) {
-            w.attempts = w.attempts.saturating_sub(1);
+        let Some(w) = windows.get_mut(key) else {
+            return;
+        };
+        w.in_flight = w.in_flight.saturating_sub(1);
+        match outcome {
+            Outcome::Failed => {}
+            Outcome::GivenBack => w.attempts = w.attempts.saturating_sub(1),
+            Outcome::Forgiven => w.attempts = w.in_flight,
         }
     }
 
-    fn forget(&self, key: &K) {
-        self.windows
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
-
-    /// Ended windows go first, then the oldest keys that are not locked out: a full table must not
-    /// unlock anyone. Only a table of nothing but lockouts gives up its oldest ones, since memory
-    /// must stay bounded whatever an attacker sends. A tenth is freed at once, so that the sort is
-    /// paid once per many insertions.
+    /// Ended windows go first, then the oldest keys that are neither locked out nor being checked:
+    /// a full table must not unlock anyone. Only a table of nothing but those gives up its oldest,
+    /// since memory must stay bounded whatever an attacker sends. A tenth is freed at once, so that
+    /// the sort is paid once per many insertions.
     fn make_room(&self, windows: &mut HashMap<K, Window>, now: i64) {
-        windows.retain(|_, w| now < w.started + self.window);
+        windows.retain(|_, w| now < w.started + self.window || w.in_flight > 0);
         let target = self.max_tracked - self.max_tracked / 10 - 1;
         if windows.len() <= target {
             return;
         }
         let mut by_age: Vec<(bool, i64, K)> = windows
             .iter()
-            .map(|(k, w)| (w.attempts >= self.limit, w.started, k.clone()))
+            .map(|(k, w)| {
+                let keep = w.attempts >= self.limit || w.in_flight > 0;
+                (keep, w.started, k.clone())
+            })
             .collect();
         // Unlocked before locked, oldest first within each.
-        by_age.sort_unstable_by_key(|(locked, started, _)| (*locked, *started));
+        by_age.sort_unstable_by_key(|(keep, started, _)| (*keep, *started));
         let excess = windows.len() - target;
-        if by_age.get(excess - 1).is_some_and(|(locked, _, _)| *locked) {
+        if by_age.get(excess - 1).is_some_and(|(keep, _, _)| *keep) {
             tracing::warn!(
                 tracked = windows.len(),
                 "sign-in throttle is full of lockouts; forgetting the oldest"
@@ -187,7 +215,8 @@ pub struct Throttle {
 pub enum Refusal {
     /// The account or the network used up its attempts; retry after this many seconds.
     Locked { retry_after: i64 },
-    /// The network already has its share of sign-ins in flight.
+    /// The network already has its share of sign-ins in flight, or the account's remaining
+    /// attempts are all in flight: retry in a moment.
     Busy,
 }
 
@@ -235,21 +264,20 @@ impl Throttle {
     ) -> Result<Attempt<'_>, Refusal> {
         let network = ip.map(Network::from);
         if let Some(network) = &network {
-            self.networks
-                .reserve(network, now)
-                .map_err(|retry_after| Refusal::Locked { retry_after })?;
+            self.networks.reserve(network, now)?;
         }
-        if let Err(retry_after) = self.accounts.reserve(&account, now) {
+        if let Err(refusal) = self.accounts.reserve(&account, now) {
             // Refused for the account: the network's attempt never reached a password.
             if let Some(network) = &network {
-                self.networks.give_back(network);
+                self.networks.settle(network, Outcome::GivenBack);
             }
-            return Err(Refusal::Locked { retry_after });
+            return Err(refusal);
         }
         Ok(Attempt {
             throttle: self,
             account,
             network,
+            settled: false,
         })
     }
 }
@@ -278,30 +306,42 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// A reserved attempt; counted as failed unless [`Attempt::succeeded`] is called.
+/// A reserved attempt; counted as failed when dropped unless [`Attempt::succeeded`] or
+/// [`Attempt::unchecked`] says otherwise.
 #[must_use]
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
     account: AccountKey,
     network: Option<Network>,
+    settled: bool,
 }
 
 impl Attempt<'_> {
-    /// A success forgives the account's failures and gives the network its attempt back (not the
-    /// network's other failures).
-    pub fn succeeded(self) {
-        self.throttle.accounts.forget(&self.account);
-        if let Some(network) = &self.network {
-            self.throttle.networks.give_back(network);
-        }
+    /// A success forgives the account's finished failures and gives the network its attempt back
+    /// (not the network's other failures).
+    pub fn succeeded(mut self) {
+        self.settle(Outcome::Forgiven, Outcome::GivenBack);
     }
 
     /// The password was never checked (the server was too busy): the attempt is given back to the
     /// account and the network, and nothing else is forgiven.
-    pub fn unchecked(self) {
-        self.throttle.accounts.give_back(&self.account);
-        if let Some(network) = &self.network {
-            self.throttle.networks.give_back(network);
+    pub fn unchecked(mut self) {
+        self.settle(Outcome::GivenBack, Outcome::GivenBack);
+    }
+
+    fn settle(&mut self, account: Outcome, network: Outcome) {
+        self.settled = true;
+        self.throttle.accounts.settle(&self.account, account);
+        if let Some(n) = &self.network {
+            self.throttle.networks.settle(n, network);
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.settle(Outcome::Failed, Outcome::Failed);
         }
     }
 }
@@ -430,6 +470,25 @@ mod tests {
             Network::from("::ffff:10.1.2.3".parse::<IpAddr>().unwrap()),
             Network::from("10.1.2.3".parse::<IpAddr>().unwrap())
         );
+    }
+
+    /// More sign-ins of one account at once than its limit, all with the right password: the
+    /// ones past the limit are asked to retry in a moment (not locked out for the window), and
+    /// once the others have succeeded the account is open again.
+    #[test]
+    fn attempts_still_in_flight_make_a_short_refusal_not_a_lockout() {
+        let t = throttle();
+        let held: Vec<_> = (0..3)
+            .map(|_| t.reserve(AccountKey::User(UserId(8)), None, 0).unwrap())
+            .collect();
+        let refused = t.reserve(AccountKey::User(UserId(8)), None, 0).err();
+        assert_eq!(refused, Some(Refusal::Busy));
+        held.into_iter().for_each(Attempt::succeeded);
+        for _ in 0..3 {
+            drop(t.reserve(AccountKey::User(UserId(8)), None, 0).unwrap());
+        }
+        let refused = t.reserve(AccountKey::User(UserId(8)), None, 0).err();
+        assert_eq!(refused, Some(Refusal::Locked { retry_after: 60 }));
     }
 
     #[test]
