@@ -84,10 +84,14 @@ pub async fn connect(url: &str) -> Result<Backend, OpenError> {
     };
     if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url).map_err(malformed)?;
-        create_private(options.get_filename()).map_err(|source| OpenError::Create {
-            path: options.get_filename().display().to_string(),
-            source,
-        })?;
+        // An in-memory database has no file (sqlx names it `file:sqlx-in-memory-N` for SQLite).
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            create_private(options.get_filename()).map_err(|source| OpenError::Create {
+                path: options.get_filename().display().to_string(),
+                source,
+            })?;
+        }
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -178,6 +182,24 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{path}");
         }
+    }
+
+    /// An in-memory database leaves no file behind in the current folder.
+    #[tokio::test]
+    async fn an_in_memory_database_makes_no_file() {
+        let here = std::env::current_dir().unwrap();
+        let before: Vec<_> = std::fs::read_dir(&here)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        open("sqlite::memory:").await.unwrap();
+        let after: Vec<_> = std::fs::read_dir(&here)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(before, after, "a file appeared in {}", here.display());
     }
 
     #[test]
