@@ -163,29 +163,36 @@ macro_rules! sql_store {
             ) -> Result<Rotation, StoreError> {
                 let _turn = turn(&self.writes).await;
                 let mut tx = self.pool.begin().await.map_err(backend)?;
-                // The family row first, as a revocation takes it: on PostgreSQL this no-op UPDATE
+                // On PostgreSQL the family row first, as a revocation takes it: this no-op UPDATE
                 // holds the row lock, so a revocation running now either finished before (and the
                 // family is seen revoked, after waiting for its commit) or waits for this rotation
                 // to commit (and its own statements then see the new tokens). Without it a
                 // rotation could commit a live access token that a concurrent revocation missed.
-                // On SQLite it takes the write lock before anything is read.
-                let live = sqlx::query(
-                    "UPDATE refresh_families SET revoked_at = NULL WHERE id = $1 AND revoked_at IS NULL",
-                )
-                .bind(&next.family_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?
-                .rows_affected()
-                    == 1;
-                if !live {
-                    tx.rollback().await.map_err(backend)?;
-                    return Ok(Rotation::Lost);
+                // SQLite has one writer at a time: the compare-and-swap below, this transaction's
+                // first write, takes the database lock before its family check reads anything, so
+                // the extra statement (a worker hand-off per rotation) buys nothing there.
+                if !$one_writer {
+                    let live = sqlx::query(
+                        "UPDATE refresh_families SET revoked_at = NULL \
+                         WHERE id = $1 AND revoked_at IS NULL",
+                    )
+                    .bind(&next.family_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected()
+                        == 1;
+                    if !live {
+                        tx.rollback().await.map_err(backend)?;
+                        return Ok(Rotation::Lost);
+                    }
                 }
                 // The compare-and-swap: only one caller finds the token unrotated.
                 let won = sqlx::query(
                     "UPDATE refresh_tokens SET rotated_at = $2, successor = $3 \
-                     WHERE hash = $1 AND rotated_at IS NULL",
+                     WHERE hash = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM \
+                     refresh_families f WHERE f.id = refresh_tokens.family_id \
+                     AND f.revoked_at IS NULL)",
                 )
                 .bind(old.as_bytes())
                 .bind(now)
