@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::error::InternalError;
 use crate::password::{Decoy, HashingPool, PasswordCheck, PoolError, DJANGO_DEFAULT_ITERATIONS};
 use crate::random::Random;
-use crate::secret::{Secret, SecretHasher};
+use crate::secret::{Secret, SecretHasher, TokenHash};
 use crate::store::{StoreError, UserStore};
 use crate::throttle::{AccountKey, Refusal, Throttle};
 use crate::tokens::RequestContext;
@@ -108,24 +108,33 @@ impl<S: UserStore> SignIn<S> {
             .throttle
             .enter(ctx.ip)
             .map_err(|r| self.refused(r, login, ctx))?;
+        // A network already locked out costs nothing more, not even the look-up below (the
+        // reservation after it stays the authority).
+        if let Some(refusal) = self.throttle.network_locked(ctx.ip, ctx.now) {
+            return Err(self.refused(refusal, login, ctx));
+        }
         let user = self.store.user_by_login(login).await?;
         let account = match &user {
             Some(u) => AccountKey::User(u.id),
             None => AccountKey::unknown(&self.hasher, login),
         };
+        let decoy = match &account {
+            AccountKey::Unknown(key) => Some(self.decoy_for(key)),
+            AccountKey::User(_) => None,
+        };
         let attempt = self
             .throttle
             .reserve(account, ctx.ip, ctx.now)
             .map_err(|r| self.refused(r, login, ctx))?;
-        let check = match &user {
-            Some(u) => {
+        let check = match (&user, decoy) {
+            (Some(u), _) => {
                 self.passwords
                     .verify(password.clone(), u.password_hash.clone())
                     .await
             }
-            None => {
+            (None, decoy) => {
                 self.passwords
-                    .decoy(password.clone(), self.decoy_for(login))
+                    .decoy(password.clone(), decoy.unwrap_or(Decoy::Argon2id))
                     .await
             }
         };
@@ -178,13 +187,11 @@ impl<S: UserStore> SignIn<S> {
     /// The same login always gets the same kind of decoy, and logins get Django decoys in the
     /// proportion real users have Django hashes: repeating a probe shows nothing new, and the
     /// time an unknown login takes is distributed as a real user's is.
-    fn decoy_for(&self, login: &str) -> Decoy {
+    /// `key` is the unknown login's keyed hash, the one the throttle counts it under.
+    fn decoy_for(&self, key: &TokenHash) -> Decoy {
         let share = self.django_share_ppm.load(Ordering::Relaxed);
-        let digest = self
-            .hasher
-            .hash(&format!("decoy\0{}", login.trim().to_lowercase()));
         let mut first = [0u8; 8];
-        first.copy_from_slice(&digest.as_bytes()[..8]);
+        first.copy_from_slice(&key.as_bytes()[..8]);
         if u64::from_le_bytes(first) % 1_000_000 < share {
             let iterations = self.django_iterations.load(Ordering::Relaxed);
             Decoy::DjangoPbkdf2 {

@@ -148,6 +148,14 @@ impl<K: Eq + Hash + Clone> Counter<K> {
         Ok(())
     }
 
+    /// Seconds left of `key`'s lockout, when its finished failures alone fill its window.
+    fn locked_for(&self, key: &K, now: i64) -> Option<i64> {
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let w = windows.get(key)?;
+        let ends = w.started + self.window;
+        (now < ends && w.attempts - w.in_flight >= self.limit).then_some(ends - now)
+    }
+
     fn settle(&self, key: &K, outcome: Outcome) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let Some(w) = windows.get_mut(key) else {
@@ -252,6 +260,15 @@ impl Throttle {
             throttle: self,
             network,
         })
+    }
+
+    /// Whether the network is locked out: a cheap look before any work for a request that
+    /// [`Throttle::reserve`] would refuse anyway.
+    pub fn network_locked(&self, ip: Option<IpAddr>, now: i64) -> Option<Refusal> {
+        let network = Network::from(ip?);
+        self.networks
+            .locked_for(&network, now)
+            .map(|retry_after| Refusal::Locked { retry_after })
     }
 
     /// Reserves one attempt against the network and the account. Dropping the [`Attempt`] keeps it
@@ -503,6 +520,28 @@ mod tests {
         // Two failures stand: one more attempt, then the lock.
         drop(t.reserve(AccountKey::User(UserId(4)), None, 0).unwrap());
         assert!(t.reserve(AccountKey::User(UserId(4)), None, 0).is_err());
+    }
+
+    #[test]
+    fn a_locked_network_is_seen_before_any_reservation() {
+        let t = throttle();
+        assert_eq!(t.network_locked(ip("10.0.0.3"), 0), None);
+        for i in 0..5 {
+            drop(
+                t.reserve(unknown(&format!("u{i}")), ip("10.0.0.3"), 0)
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            t.network_locked(ip("10.0.0.3"), 10),
+            Some(Refusal::Locked { retry_after: 50 })
+        );
+        assert_eq!(
+            t.network_locked(ip("10.0.0.3"), 60),
+            None,
+            "the window ended"
+        );
+        assert_eq!(t.network_locked(None, 10), None);
     }
 
     #[test]
