@@ -32,7 +32,7 @@ pub use state::{discovery_document, AppState};
 
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    use routes::{discovery, health, introspect, metrics, revoke, token};
+    use routes::{discovery, health, introspect, metrics, revoke, token, userinfo};
     Router::new()
         .route("/oauth2/access_token", post(token::token::<S>))
         .route("/oauth2/access_token/", post(token::token::<S>))
@@ -40,6 +40,14 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/oauth2/revoke_token/", post(revoke::revoke::<S>))
         .route("/oauth2/introspect", post(introspect::introspect::<S>))
         .route("/oauth2/introspect/", post(introspect::introspect::<S>))
+        .route(
+            "/oauth2/userinfo",
+            get(userinfo::userinfo::<S>).post(userinfo::userinfo::<S>),
+        )
+        .route(
+            "/oauth2/userinfo/",
+            get(userinfo::userinfo::<S>).post(userinfo::userinfo::<S>),
+        )
         .route("/oauth2/jwks.json", get(discovery::jwks::<S>))
         .route(
             "/.well-known/openid-configuration",

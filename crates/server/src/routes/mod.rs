@@ -7,6 +7,7 @@ pub mod introspect;
 pub mod metrics;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use axum::http::HeaderMap;
 use latchkey_core::client_auth::{AuthenticatedClient, ClientCredentials};
