@@ -274,3 +274,32 @@ impl<S: Store> TokenService<S> {
         self.store.purge_codes(now - CODE_MEMORY, batch).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_at(uri: &str, state: Option<&str>) -> RedirectError {
+        RedirectError {
+            redirect_uri: uri.into(),
+            state: state.map(str::to_owned),
+            error: ErrorCode::AccessDenied,
+            description: "the user denied the request".into(),
+        }
+    }
+
+    #[test]
+    fn errors_keep_the_registered_query_and_encode_what_they_add() {
+        assert_eq!(
+            error_at("https://app.example.org/cb?tenant=a", Some("x y&z")).location(),
+            "https://app.example.org/cb?tenant=a&error=access_denied\
+             &error_description=the+user+denied+the+request&state=x+y%26z"
+        );
+        assert_eq!(
+            error_at("com.example.app:/oauth2redirect", None).location(),
+            "com.example.app:/oauth2redirect?error=access_denied\
+             &error_description=the+user+denied+the+request",
+            "a native app's private-use scheme; no state, none sent back"
+        );
+    }
+}

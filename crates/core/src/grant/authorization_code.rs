@@ -102,10 +102,12 @@ impl<S: Store> TokenService<S> {
         Ok(())
     }
 
+    /// The take failed: if another exchange used the code, this one was a replay of it (else
+    /// the code expired meanwhile, and nothing was handed out).
     async fn replay_after_race(&self, hash: &TokenHash, now: i64) -> Result<(), GrantError> {
         match self.store.code(hash).await? {
-            Some(code) => self.code_replayed(&code, now).await,
-            None => Ok(()),
+            Some(code) if code.used_at.is_some() => self.code_replayed(&code, now).await,
+            _ => Ok(()),
         }
     }
 }
