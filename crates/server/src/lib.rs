@@ -48,6 +48,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             "/oauth2/userinfo/",
             get(userinfo::userinfo::<S>).post(userinfo::userinfo::<S>),
         )
+        // Where Open edX services that subclass edx-drf-extensions' BearerAuthentication
+        // (ecommerce) look for it.
+        .route("/oauth2/user_info", get(userinfo::userinfo::<S>))
+        .route("/oauth2/user_info/", get(userinfo::userinfo::<S>))
         .route("/oauth2/jwks.json", get(discovery::jwks::<S>))
         .route(
             "/.well-known/openid-configuration",

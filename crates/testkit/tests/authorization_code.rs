@@ -699,6 +699,16 @@ async fn userinfo_answers_by_scope_for_jwt_and_opaque_tokens<S: Store>(server: T
                 .await
                 .unwrap();
             assert_eq!(posted, info);
+            let legacy: Value = http()
+                .get(server.url("/oauth2/user_info/"))
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(legacy, info, "the path edx-drf-extensions' subclasses ask");
             if full && !jwt {
                 // A refresh token is not an access token.
                 let refresh = format!("Bearer {}", body["refresh_token"].as_str().unwrap());
