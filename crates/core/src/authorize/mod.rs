@@ -66,8 +66,6 @@ pub enum PageError {
     MissingRedirectUri,
     #[error("the return address is not one this application registered")]
     UnregisteredRedirectUri,
-    #[error("the request is malformed: {0}")]
-    Malformed(String),
     #[error("internal error")]
     Internal(#[source] InternalError),
 }
