@@ -132,3 +132,111 @@ pub fn backend(e: sqlx::Error) -> StoreError {
 pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use sqlx::Connection;
+
+    use super::UNIQUE;
+    use crate::{open, Backend};
+
+    /// Every unique constraint of the migrated SQLite schema, by the columns a violation names,
+    /// is in [`UNIQUE`], and every entry there is in the schema: a migration that adds a
+    /// constraint without naming it here fails this.
+    #[tokio::test]
+    async fn the_table_names_every_sqlite_unique_constraint() {
+        let Ok(Backend::Sqlite(s)) = open("sqlite::memory:").await else {
+            panic!("an in-memory SQLite database opens as SQLite");
+        };
+        let pool = s.pool();
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut schema = BTreeSet::new();
+        for table in &tables {
+            let spell = |columns: Vec<String>| {
+                columns
+                    .iter()
+                    .map(|c| format!("{table}.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            // A rowid primary key (`INTEGER PRIMARY KEY`) has no index of its own.
+            let key: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk",
+            )
+            .bind(table)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            if !key.is_empty() {
+                schema.insert(spell(key));
+            }
+            let indexes: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM pragma_index_list($1) WHERE \"unique\" = 1")
+                    .bind(table)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            for index in indexes {
+                let columns: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
+                        .bind(&index)
+                        .fetch_all(pool)
+                        .await
+                        .unwrap();
+                schema.insert(spell(columns));
+            }
+        }
+        let named: BTreeSet<String> = UNIQUE.iter().map(|u| u.sqlite_columns.into()).collect();
+        assert_eq!(schema, named);
+    }
+
+    /// The same on PostgreSQL, by name (`LATCHKEY_TEST_POSTGRES_URL`, else the machine's server;
+    /// no server is a failure).
+    #[tokio::test]
+    async fn the_table_names_every_postgres_unique_constraint() {
+        let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this test: {e}"));
+        let name = format!("latchkey_test_constraints_{}", std::process::id());
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
+        let Ok(Backend::Postgres(s)) = open(&format!("{base}/{name}")).await else {
+            panic!("a postgres URL opens as PostgreSQL");
+        };
+        let schema: BTreeSet<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE i.indisunique AND n.nspname = current_schema() \
+             AND c.relname <> '_sqlx_migrations_pkey'",
+        )
+        .fetch_all(s.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        s.pool().close().await;
+        sqlx::query(&format!("DROP DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let named: BTreeSet<String> = UNIQUE.iter().map(|u| u.name.into()).collect();
+        assert_eq!(schema, named);
+    }
+}

@@ -51,7 +51,7 @@ impl<DB: sqlx::Database> SqlStore<DB> {
     ///   next borrower's statements would run in it. Hence `work` owns what it needs (`'static`)
     ///   and borrows only the transaction.
     ///
-    /// ```ignore
+    /// ```text
     /// let row = row.clone();
     /// self.write(move |tx| Box::pin(async move { insert(tx, &row).await })).await
     /// ```
