@@ -11,7 +11,8 @@
 //! Rust on concrete types.
 //!
 //! One file per aggregate, each implementing its trait of `latchkey_core::store` and writing only
-//! through [`SqlStore::write`](crate::store::SqlStore::write).
+//! through [`SqlStore::write`](crate::store::SqlStore::write). A new aggregate is a file written
+//! like `users.rs` and one `mod` line below.
 
 mod audit;
 mod authz;

@@ -82,9 +82,7 @@ impl KeyStore for SqlStore<Db> {
                 .map_err(backend)?;
                 // The error rolls the retirement back: the current key stays current.
                 if done.rows_affected() != 1 {
-                    return Err(StoreError::NotFound(format!(
-                        "signing key {kid} that is not revoked"
-                    )));
+                    return Err(StoreError::NotFound(format!("unrevoked signing key {kid}")));
                 }
                 Ok(())
             })
