@@ -22,6 +22,7 @@ pub mod random;
 pub mod request;
 pub mod scope;
 pub mod secret;
+pub mod session;
 pub mod signin;
 pub mod store;
 mod successor;

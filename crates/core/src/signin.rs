@@ -28,6 +28,10 @@ impl SignedIn {
     pub fn user(&self) -> &User {
         &self.0
     }
+
+    pub fn into_user(self) -> User {
+        self.0
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

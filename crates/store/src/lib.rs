@@ -16,6 +16,7 @@
 mod authz_sql;
 mod batch;
 mod codec;
+mod sessions;
 mod sql;
 
 use std::str::FromStr;

@@ -330,7 +330,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            fn user(r: &<$db as sqlx::Database>::Row) -> Result<User, sqlx::Error> {
+            pub(crate) fn user(r: &<$db as sqlx::Database>::Row) -> Result<User, sqlx::Error> {
                 Ok(User {
                     id: UserId(r.try_get("id")?),
                     username: r.try_get("username")?,
