@@ -35,7 +35,8 @@ pub use web::WebSettings;
 
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    use routes::{discovery, health, introspect, metrics, revoke, token};
+    use routes::webview;
+    use routes::{discovery, health, introspect, login, login_refresh, metrics, revoke, token};
     let cors = from_fn_with_state(
         web::cors::CorsOrigins::new(&state.web.cors_origins),
         web::cors::cors,
@@ -45,6 +46,14 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/csrf/api/v1/token", get(web::csrf::token::<S>))
         .route("/csrf/api/v1/token/", get(web::csrf::token::<S>))
         .route("/static/latchkey.css", get(web::page::stylesheet::<S>))
+        .route("/login", get(login::form::<S>).post(login::submit::<S>))
+        .route("/login/", get(login::form::<S>).post(login::submit::<S>))
+        .route("/logout", post(login::logout::<S>))
+        .route("/logout/", post(login::logout::<S>))
+        .route("/login_refresh", post(login_refresh::refresh::<S>))
+        .route("/login_refresh/", post(login_refresh::refresh::<S>))
+        .route("/oauth2/login", post(webview::login::<S>))
+        .route("/oauth2/login/", post(webview::login::<S>))
         .layer(map_response(web::headers::secure));
     Router::new()
         .merge(browser)

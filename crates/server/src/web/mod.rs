@@ -7,6 +7,8 @@ pub mod cookies;
 pub mod cors;
 pub mod csrf;
 pub mod headers;
+pub mod jwt_cookies;
+pub mod next;
 pub mod page;
 pub mod session;
 
