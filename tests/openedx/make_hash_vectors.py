@@ -9,8 +9,8 @@ Regenerate from the repository root, in a venv with tests/openedx/requirements.t
     /tmp/openedx-venv/bin/python tests/openedx/make_hash_vectors.py \\
         > crates/core/tests/fixtures/django_password_hashes.json
 
-Salts come from a seeded generator, so a rerun with the same pinned packages prints the same file,
-except for the unusable markers, which Django draws from the OS's randomness.
+Salts come from a seeded generator (djangohash.py), so a rerun with the same pinned packages prints
+the same file.
 
 The kinds are the ones an Open edX database holds: Django's default PASSWORD_HASHERS of the
 releases Open edX has run. `pbkdf2_sha256` at the iteration counts Django defaulted to over the
@@ -30,21 +30,9 @@ import sys
 import unicodedata
 
 import django
-from django.conf import settings
 
-settings.configure(
-    PASSWORD_HASHERS=[
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-        "django.contrib.auth.hashers.Argon2PasswordHasher",
-        "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    ],
-    USE_I18N=False,
-)
-django.setup()
-
-from django.contrib.auth import hashers  # noqa: E402
-from django.utils.crypto import RANDOM_STRING_CHARS  # noqa: E402
+import djangohash
+from djangohash import hashers
 
 RNG = random.Random(20261206)
 
@@ -65,21 +53,6 @@ PASSWORDS = [
 ]
 
 
-def salt(length=22):
-    return "".join(RNG.choice(RANDOM_STRING_CHARS) for _ in range(length))
-
-
-BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def bcrypt_salt(rounds, prefix="2b"):
-    """bcrypt.gensalt's format from seeded bytes: 16 bytes in bcrypt's base64, 22 characters."""
-    raw = RNG.getrandbits(128).to_bytes(16, "big")
-    bits = int.from_bytes(raw, "big") << 4  # 132 bits: 22 six-bit characters
-    chars = "".join(BCRYPT_B64[(bits >> (6 * (21 - i))) & 63] for i in range(22))
-    return f"${prefix}${rounds:02d}${chars}".encode("ascii")
-
-
 def wrong_for(password):
     """A near miss Django must reject."""
     nfd = unicodedata.normalize("NFD", password)
@@ -90,30 +63,6 @@ def wrong_for(password):
     if password == "":
         return " "
     return password + " "
-
-
-class Argon2Configured(hashers.Argon2PasswordHasher):
-    """Django's argon2 hasher with other costs, as a settings override would give it."""
-
-    def __init__(self, variety, memory_cost, time_cost, parallelism):
-        self.variety = variety
-        self.memory_cost = memory_cost
-        self.time_cost = time_cost
-        self.parallelism = parallelism
-
-    def params(self):
-        argon2 = self._load_library()
-        params = super().params()
-        params.type = {
-            "argon2id": argon2.low_level.Type.ID,
-            "argon2i": argon2.low_level.Type.I,
-        }[self.variety]
-        return params
-
-
-class BCryptConfigured(hashers.BCryptSHA256PasswordHasher):
-    def __init__(self, rounds):
-        self.rounds = rounds
 
 
 def vector(hasher, params, password, encoded):
@@ -134,13 +83,13 @@ def pbkdf2_vectors(algorithm, cls, slow_counts, every_password_count):
     out = []
     for i, iterations in enumerate(slow_counts):
         password = PASSWORDS[i % len(PASSWORDS)]
-        encoded = cls().encode(password, salt(), iterations)
+        encoded = cls().encode(password, djangohash.salt(RNG), iterations)
         out.append(vector(algorithm, {"iterations": iterations}, password, encoded))
     for password in PASSWORDS:
-        encoded = cls().encode(password, salt(), every_password_count)
+        encoded = cls().encode(password, djangohash.salt(RNG), every_password_count)
         out.append(vector(algorithm, {"iterations": every_password_count}, password, encoded))
     # Salts of older Django releases: 12 characters.
-    encoded = cls().encode("edx", salt(12), 36000)
+    encoded = cls().encode("edx", djangohash.salt(RNG, 12), 36000)
     out.append(vector(algorithm, {"iterations": 36000, "salt_chars": 12}, "edx", encoded))
     return out
 
@@ -155,7 +104,7 @@ def argon2_vectors():
                 {"variety": "argon2id", "m": default.memory_cost, "t": default.time_cost,
                  "p": default.parallelism},
                 password,
-                default.encode(password, salt()),
+                default.encode(password, djangohash.salt(RNG)),
             )
         )
     for variety, m, t, p, passwords in [
@@ -163,14 +112,14 @@ def argon2_vectors():
         ("argon2i", 512, 2, 2, PASSWORDS[:4]),  # Django 1.10-3.1's defaults
         ("argon2id", 65536, 3, 4, PASSWORDS[:1]),
     ]:
-        hasher = Argon2Configured(variety, m, t, p)
+        hasher = djangohash.Argon2Configured(variety, m, t, p)
         for password in passwords:
             out.append(
                 vector(
                     "argon2",
                     {"variety": variety, "m": m, "t": t, "p": p},
                     password,
-                    hasher.encode(password, salt()),
+                    hasher.encode(password, djangohash.salt(RNG)),
                 )
             )
     return out
@@ -183,9 +132,8 @@ def bcrypt_vectors():
         (4, "2b", PASSWORDS),
         (5, "2a", PASSWORDS[:3]),  # older py-bcrypt releases wrote $2a$
     ]:
-        hasher = BCryptConfigured(rounds)
         for password in passwords:
-            encoded = hasher.encode(password, bcrypt_salt(rounds, prefix))
+            encoded = djangohash.bcrypt_sha256(RNG, password, rounds, prefix)
             out.append(vector("bcrypt_sha256", {"rounds": rounds}, password, encoded))
     return out
 
@@ -193,8 +141,7 @@ def bcrypt_vectors():
 def unusable_vectors():
     out = []
     for _ in range(3):
-        encoded = hashers.make_password(None)
-        assert not hashers.is_password_usable(encoded)
+        encoded = djangohash.unusable(RNG)
         # Not even the marker's own text signs in.
         for guess in (encoded, encoded[1:]):
             assert not hashers.check_password(guess, encoded)
