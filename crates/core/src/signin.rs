@@ -141,6 +141,10 @@ impl<S: UserStore> SignIn<S> {
             None => AccountKey::unknown(&self.hasher, login),
         };
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        if let (Some(u), Some(Err(e))) = (&user, stored.map(password::StoredHash::parse)) {
+            // The operator's to fix (e.g. an imported row over the cost bounds): say which account.
+            tracing::warn!(user_id = u.id.0, error = %e, "stored password hash cannot be verified");
+        }
         let decoy = decoy_key(&self.hasher, &account, stored).map(|key| self.decoy_for(&key));
         let attempt = self
             .throttle
