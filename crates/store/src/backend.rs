@@ -19,6 +19,7 @@ mod authz;
 mod clients;
 mod codes;
 mod keys;
+mod sessions;
 mod tokens;
 mod users;
 

@@ -4,6 +4,7 @@
 //! browser side (sessions, consent page) drives the same core calls these tests make.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use latchkey_core::admin::ClientSpec;
@@ -16,7 +17,6 @@ use latchkey_store::{PgStore, SqliteStore};
 use latchkey_testkit::TestServer;
 use latchkey_token::{AccessClaims, IdClaims, JwkSet, Validation, VerifyingKeys};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const CB: &str = "https://app.example.org/cb";
 const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more.~_";
@@ -49,7 +49,7 @@ impl Rows for PgStore {
 }
 
 fn challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()))
 }
 
 /// alice; a public client "spa" and a confidential client "partner", both for the

@@ -5,6 +5,7 @@
 mod authz;
 mod codes;
 mod dump;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use latchkey_token::Algorithm;
 pub use authz::*;
 pub use codes::*;
 pub use dump::*;
+pub use sessions::*;
 
 pub fn hash(s: &str) -> TokenHash {
     SecretHasher::new(&[9; 32]).hash(s)
@@ -773,6 +775,10 @@ macro_rules! suite {
             concurrent_takes_of_a_code_have_one_winner,
             codes_are_purged_by_expiry_in_batches,
             consent_is_remembered_per_user_and_client_and_revocable,
+            sessions_are_found_by_hash_with_their_user,
+            touching_moves_the_idle_end_forward_only,
+            sessions_end_one_by_one_or_per_user,
+            purge_removes_sessions_past_either_end,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
