@@ -101,11 +101,18 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Reads and parses the body: a form or JSON, at most [`MAX_BODY_BYTES`], each field once.
 async fn fields(headers: &HeaderMap, body: Body, shape: &Shape) -> Result<Fields, WebError> {
     let bad = |kind, why: &str| WebError::new(kind, why, shape.clone());
-    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        bad(
-            WebErrorKind::TooLarge,
-            "the request body is too large or did not arrive",
-        )
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        if crate::http::timed_out(&e) {
+            bad(
+                WebErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            )
+        } else {
+            bad(
+                WebErrorKind::TooLarge,
+                "the request body is larger than 16 KiB",
+            )
+        }
     })?;
     if is_json(headers) {
         serde_json::from_slice(&bytes)
@@ -206,6 +213,7 @@ fn reason(e: WebError) -> Refused {
     let why = match e.kind() {
         WebErrorKind::Forbidden => "csrf",
         WebErrorKind::TooLarge => "too_large",
+        WebErrorKind::TimedOut => "timed_out",
         WebErrorKind::BadRequest => "malformed",
         _ => "error",
     };
