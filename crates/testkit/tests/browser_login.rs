@@ -8,7 +8,7 @@ use latchkey_core::secret::Secret;
 use latchkey_core::session::SessionSettings;
 use latchkey_core::store::Store;
 use latchkey_testkit::browser::{set_cookies, Browser};
-use latchkey_testkit::{on_both_backends, test_settings, Settings, TestServer};
+use latchkey_testkit::{on_both_backends, test_settings, Settings, TestServer, MFE_ORIGIN};
 use latchkey_token::AccessClaims;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
@@ -493,12 +493,20 @@ async fn login_refresh_renews_the_cookies_only_with_a_session<S: Store>(server: 
     let mut browser = Browser::new(&server.base);
     browser.log_in("iris", PASSWORD, false).await.unwrap();
     let first = jwt_from(&browser, &server);
-    // CSRF-exempt, as in Open edX: no token sent.
+    // CSRF-exempt, as in Open edX: no token sent. An MFE calls it across origins with
+    // credentials and may read the answer.
     let r = browser
-        .send(browser.request(Method::POST, "/login_refresh"))
+        .send(
+            browser
+                .request(Method::POST, "/login_refresh")
+                .header("origin", MFE_ORIGIN)
+                .header("use-jwt-cookie", "true"),
+        )
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], MFE_ORIGIN);
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     assert_eq!(r.headers()["cache-control"], "no-store");
     let set = set_cookies(r.headers());
     assert!(set["edx-jwt-cookie-signature"].has("httponly"));
