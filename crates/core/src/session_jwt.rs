@@ -4,12 +4,14 @@
 //! `user:me`, asymmetric). It has no stored row and no refresh token: the session is what renews it
 //! (`POST /login_refresh`), and nothing but its signature and lifetime is needed to check it.
 
+use latchkey_token::AccessClaims;
+
 use crate::error::GrantError;
 use crate::random::hex_id;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{identity_claims, TokenService};
-use crate::user::User;
+use crate::user::{User, UserId};
 
 /// A session JWT and when it expires.
 #[derive(Debug)]
@@ -50,5 +52,32 @@ impl<S: Store> TokenService<S> {
             expires_in: lifetime,
             expires_at: now + lifetime,
         })
+    }
+
+    /// Revokes the session JWT a browser presents when its user signs out, so that resource
+    /// servers following the revocation feed drop it before it expires. Only a JWT of ours,
+    /// issued to `client_id` for `user`, is touched; returns whether one was revoked. JWTs the
+    /// session got before its last refresh are not known here and expire on their own.
+    pub async fn revoke_session_jwt(
+        &self,
+        token: &str,
+        user: UserId,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, GrantError> {
+        let ring = self.keys.current();
+        let Ok(claims) =
+            latchkey_token::verify::<AccessClaims>(token, &ring.verifying, &self.validation, now)
+        else {
+            return Ok(false);
+        };
+        if claims.client_id != client_id || claims.user_id != Some(user.0) {
+            return Ok(false);
+        }
+        self.store.revoke_jti(&claims.jti, claims.exp).await?;
+        self.introspected.forget(&self.hasher.hash(token));
+        tracing::info!(target: "audit", user_id = user.0, jti = %claims.jti,
+            "session JWT revoked at sign-out");
+        Ok(true)
     }
 }

@@ -245,6 +245,8 @@ pub enum WebErrorKind {
     NotFound,
     /// The body is larger than the endpoint takes: 413.
     TooLarge,
+    /// The body did not arrive within the body timeout: 408.
+    TimedOut,
     /// Too many sign-in attempts: 429 with `Retry-After`.
     Throttled { retry_after: i64 },
     /// The server has more work queued than it takes on: 503 with `Retry-After`.
@@ -261,6 +263,7 @@ impl WebErrorKind {
             WebErrorKind::Forbidden => StatusCode::FORBIDDEN,
             WebErrorKind::NotFound => StatusCode::NOT_FOUND,
             WebErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebErrorKind::TimedOut => StatusCode::REQUEST_TIMEOUT,
             WebErrorKind::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebErrorKind::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -270,9 +273,10 @@ impl WebErrorKind {
     /// The RFC 6749 `error` of the default JSON body.
     fn code(self) -> ErrorCode {
         match self {
-            WebErrorKind::BadRequest | WebErrorKind::TooLarge | WebErrorKind::NotFound => {
-                ErrorCode::InvalidRequest
-            }
+            WebErrorKind::BadRequest
+            | WebErrorKind::TooLarge
+            | WebErrorKind::TimedOut
+            | WebErrorKind::NotFound => ErrorCode::InvalidRequest,
             WebErrorKind::Unauthenticated | WebErrorKind::Forbidden => ErrorCode::AccessDenied,
             WebErrorKind::Throttled { .. } | WebErrorKind::Busy { .. } => {
                 ErrorCode::TemporarilyUnavailable
@@ -289,6 +293,7 @@ impl WebErrorKind {
             WebErrorKind::Forbidden => "This request was refused",
             WebErrorKind::NotFound => "Not found",
             WebErrorKind::TooLarge => "This request is too large",
+            WebErrorKind::TimedOut => "This request took too long to arrive",
             WebErrorKind::Throttled { .. } => "Too many attempts",
             WebErrorKind::Busy { .. } => "The server is busy",
             WebErrorKind::Internal => "Something went wrong",

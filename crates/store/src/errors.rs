@@ -248,7 +248,8 @@ mod tests {
         .into_iter()
         .collect();
         s.pool().close().await;
-        sqlx::query(&format!("DROP DATABASE {name}"))
+        // FORCE: a closed pool's backends may still be exiting on a loaded machine.
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .execute(&mut conn)
             .await
             .unwrap();

@@ -8,7 +8,7 @@ use latchkey_core::secret::Secret;
 use latchkey_core::session::SessionSettings;
 use latchkey_core::store::Store;
 use latchkey_testkit::browser::{set_cookies, Browser};
-use latchkey_testkit::{on_both_backends, test_settings, Settings, TestServer};
+use latchkey_testkit::{on_both_backends, test_settings, Settings, TestServer, MFE_ORIGIN};
 use latchkey_token::AccessClaims;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
@@ -493,12 +493,20 @@ async fn login_refresh_renews_the_cookies_only_with_a_session<S: Store>(server: 
     let mut browser = Browser::new(&server.base);
     browser.log_in("iris", PASSWORD, false).await.unwrap();
     let first = jwt_from(&browser, &server);
-    // CSRF-exempt, as in Open edX: no token sent.
+    // CSRF-exempt, as in Open edX: no token sent. An MFE calls it across origins with
+    // credentials and may read the answer.
     let r = browser
-        .send(browser.request(Method::POST, "/login_refresh"))
+        .send(
+            browser
+                .request(Method::POST, "/login_refresh")
+                .header("origin", MFE_ORIGIN)
+                .header("use-jwt-cookie", "true"),
+        )
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], MFE_ORIGIN);
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     assert_eq!(r.headers()["cache-control"], "no-store");
     let set = set_cookies(r.headers());
     assert!(set["edx-jwt-cookie-signature"].has("httponly"));
@@ -529,12 +537,32 @@ async fn login_refresh_renews_the_cookies_only_with_a_session<S: Store>(server: 
     assert!(!stranger.jar.contains_key("edx-jwt-cookie-signature"));
 }
 
+/// Is `token` active, as a resource server's introspection would see it?
+async fn active(server: &TestServer<impl Store>, client: &(String, String), token: &str) -> bool {
+    let r = reqwest::Client::new()
+        .post(server.url("/oauth2/introspect"))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    r.json::<Value>().await.unwrap()["active"] == true
+}
+
 async fn logout_ends_the_session_and_deletes_every_cookie<S: Store>(server: TestServer<S>) {
     server.user("jack", PASSWORD).await;
+    let resource_server = server
+        .confidential_with("rs", "jack", "client_credentials", &["introspect"])
+        .await;
     for json in [false, true] {
         let mut browser = Browser::new(&server.base);
         browser.log_in("jack", PASSWORD, true).await.unwrap();
         let session = browser.jar["sessionid"].clone();
+        let jwt = format!(
+            "{}.{}",
+            browser.jar["edx-jwt-cookie-header-payload"], browser.jar["edx-jwt-cookie-signature"]
+        );
+        assert!(active(&server, &resource_server, &jwt).await);
         let token = browser.csrf_token().await;
         let mut request = browser
             .request(Method::POST, "/logout")
@@ -558,6 +586,10 @@ async fn logout_ends_the_session_and_deletes_every_cookie<S: Store>(server: Test
             assert!(set.get(name).is_some_and(|c| c.deletes()), "{name}");
         }
         assert!(browser.jar.is_empty(), "{:?}", browser.jar);
+        assert!(
+            !active(&server, &resource_server, &jwt).await,
+            "the session's JWT is revoked"
+        );
         // The old cookie is worth nothing now.
         let mut replay = Browser::new(&server.base);
         replay.jar.insert("sessionid".into(), session);

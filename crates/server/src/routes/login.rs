@@ -45,7 +45,7 @@ pub struct LoginPage<'a> {
 }
 
 /// The fields of `POST /login` and `POST /logout`, from a form or JSON.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct Fields {
     username: String,
@@ -101,11 +101,18 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Reads and parses the body: a form or JSON, at most [`MAX_BODY_BYTES`], each field once.
 async fn fields(headers: &HeaderMap, body: Body, shape: &Shape) -> Result<Fields, WebError> {
     let bad = |kind, why: &str| WebError::new(kind, why, shape.clone());
-    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        bad(
-            WebErrorKind::TooLarge,
-            "the request body is too large or did not arrive",
-        )
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        if crate::http::timed_out(&e) {
+            bad(
+                WebErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            )
+        } else {
+            bad(
+                WebErrorKind::TooLarge,
+                "the request body is larger than 16 KiB",
+            )
+        }
     })?;
     if is_json(headers) {
         serde_json::from_slice(&bytes)
@@ -206,6 +213,7 @@ fn reason(e: WebError) -> Refused {
     let why = match e.kind() {
         WebErrorKind::Forbidden => "csrf",
         WebErrorKind::TooLarge => "too_large",
+        WebErrorKind::TimedOut => "timed_out",
         WebErrorKind::BadRequest => "malformed",
         _ => "error",
     };
@@ -219,7 +227,9 @@ async fn sign_in<S: Store>(
     body: Body,
     shape: &Shape,
 ) -> Result<Response, Refused> {
-    let fields = fields(headers, body, shape).await.map_err(reason)?;
+    let mut fields = fields(headers, body, shape).await.map_err(reason)?;
+    // Moved out at once: the password lives in a `Secret` (wiped on drop), nowhere else.
+    let password = Secret::new(std::mem::take(&mut fields.password));
     csrf::check(headers, fields.csrfmiddlewaretoken.as_deref(), &state.web).map_err(reason)?;
     let next = fields.next.as_deref().and_then(safe_next);
     let remember = fields.remember.is_set();
@@ -247,7 +257,7 @@ async fn sign_in<S: Store>(
             }
         }
     };
-    if fields.username.is_empty() || fields.password.is_empty() {
+    if fields.username.is_empty() || password.expose().is_empty() {
         return Err((
             refuse(
                 WebErrorKind::BadRequest,
@@ -258,7 +268,6 @@ async fn sign_in<S: Store>(
     }
     let now = now();
     let ctx = RequestContext { now, ip };
-    let password = Secret::new(fields.password.clone());
     let proof = match state
         .tokens
         .sign_in()
@@ -348,6 +357,18 @@ pub async fn logout<S: Store>(
     csrf::check(&headers, fields.csrfmiddlewaretoken.as_deref(), &state.web)?;
     if let Some(current) = session::current(&state, &headers).await? {
         tracing::info!(target: "audit", user_id = current.user.id.0, ip = ?ip, "browser sign-out");
+        if let Some(jwt) = jwt_cookies::read(&state.web, &headers) {
+            state
+                .tokens
+                .revoke_session_jwt(
+                    &jwt,
+                    current.user.id,
+                    &state.web.jwt_cookies.login_client_id,
+                    now(),
+                )
+                .await
+                .map_err(|e| WebError::internal(&e, shape.clone()))?;
+        }
     }
     session::end(&state, &headers).await?;
     let mut set = vec![
