@@ -10,7 +10,9 @@ use latchkey_core::admin::ClientSpec;
 use latchkey_core::store::Store;
 use latchkey_testkit::browser::Browser;
 use latchkey_testkit::{on_both_backends, TestServer};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use reqwest::{Method, Url};
+use std::sync::OnceLock;
 
 const CB: &str = "https://partner.example.org/cb";
 const VERIFIER: &str = "the-verifier-of-this-browser-flow-43-chars-at-least";
@@ -274,7 +276,48 @@ async fn untrusted_requests_stay_on_our_page_others_go_back<S: Store>(server: Te
     );
 }
 
+/// The process-wide recorder (one per test binary, shared by its tests).
+fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
+}
+
+/// The consent decisions counted so far as `decision`.
+fn decisions(decision: &str) -> u64 {
+    let prefix = format!("latchkey_consent_decisions_total{{decision=\"{decision}\"}}");
+    recorder()
+        .render()
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn consent_decisions_are_counted<S: Store>(server: TestServer<S>) {
+    recorder();
+    let (partner, studio) = fixture(&server).await;
+    let before = ["allow", "deny", "remembered", "skipped"].map(decisions);
+    let mut browser = Browser::new(&server.base);
+    browser.log_in("alice", "alice-pw", false).await.unwrap();
+    let page = browser.get_page(&path_of(&params(&partner))).await.unwrap();
+    let csrf = csrf_field(&page.text().await.unwrap());
+    decide(&mut browser, &partner, Some(&csrf), "deny").await;
+    decide(&mut browser, &partner, Some(&csrf), "allow").await;
+    browser.get_page(&path_of(&params(&partner))).await.unwrap();
+    browser.get_page(&path_of(&params(&studio))).await.unwrap();
+    let after = ["allow", "deny", "remembered", "skipped"].map(decisions);
+    // Other tests in this binary count too: at least ours.
+    for (i, what) in ["allow", "deny", "remembered", "skipped"]
+        .iter()
+        .enumerate()
+    {
+        assert!(after[i] > before[i], "{what}: {}", recorder().render());
+    }
+}
+
 on_both_backends! {
+    consent_decisions_are_counted,
     the_login_page_comes_first_then_consent_then_the_code,
     deny_goes_back_with_access_denied_and_the_state,
     the_consent_form_needs_its_csrf_token,
