@@ -3,17 +3,19 @@
 # connections: client_credentials with an EdDSA JWT (the cheapest issuance, where overheads outside
 # the crypto show most), opaque issuance, introspection of one opaque token (as a resource server
 # asks on every call) and refresh-token rotation. The binaries take turns, ROUNDS times per
-# operation, so that a noisy neighbour's burst spreads over both. Each binary keeps its own
+# operation, so that a noisy neighbour's burst spreads over both, and they swap places every round:
+# the first of a pair measures faster (an identical binary loaded second came out 7 % slower), so a
+# fixed order would hand A that bias. Each binary keeps its own
 # database: a newer binary migrates its database, which an older one then refuses to open.
 # Reported: each run, and per operation each binary's medians (rate and server CPU per request,
 # the steadier of the two) and B's over A's.
 #
-#   bash bench/ab.sh BINARY_A BINARY_B        # ROUNDS=3 DURATION=5 WARMUP=2 OPS="..." (environment)
+#   bash bench/ab.sh BINARY_A BINARY_B        # ROUNDS=4 DURATION=5 WARMUP=2 OPS="..." (environment)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 A="$(realpath "$1")"
 B="$(realpath "$2")"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-4}"
 DURATION="${DURATION:-5}"
 WARMUP="${WARMUP:-2}"
 OPS="${OPS:-cc_eddsa cc_opaque introspect refresh}"
@@ -84,7 +86,9 @@ load() { # OP SECONDS: one wrk run of OP against the running server; prints wrk'
 declare -A RATES CPUS
 for op in $OPS; do
   for ((round = 1; round <= ROUNDS; round++)); do
-    for side in A B; do
+    order="A B"
+    ((round % 2)) || order="B A"
+    for side in $order; do
       start "$side"
       OPAQUE="$(curl -sf -u "ab-cc:$CC_SECRET" -d grant_type=client_credentials "$URL/oauth2/access_token" |
         grep -o '"access_token":"[^"]*"' | cut -d'"' -f4)"

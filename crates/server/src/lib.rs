@@ -38,10 +38,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     use routes::userinfo;
     use routes::{authorize, webview};
     use routes::{discovery, health, introspect, login, login_refresh, metrics, revoke, token};
-    let cors = from_fn_with_state(
-        web::cors::CorsOrigins::new(&state.web.cors_origins),
-        web::cors::cors,
-    );
+    let cors_origins = state.web.cors_origins.clone();
     // What browsers read: every answer gets the security headers (web/headers.rs).
     let browser = Router::new()
         .route("/csrf/api/v1/token", get(web::csrf::token::<S>))
@@ -64,7 +61,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(authorize::authorize_get::<S>).post(authorize::authorize_post::<S>),
         )
         .layer(map_response(web::headers::secure));
-    Router::new()
+    let app = Router::new()
         .merge(browser)
         .route("/oauth2/access_token", post(token::token::<S>))
         .route("/oauth2/access_token/", post(token::token::<S>))
@@ -98,9 +95,18 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/metrics", get(metrics::render::<S>))
         .layer(DefaultBodyLimit::max(extract::MAX_FORM_BYTES))
         // Its own body limit (batches of checks): merged after the form limit above.
-        .merge(routes::authz::routes::<S>())
-        .layer(cors)
-        .with_state(state)
+        .merge(routes::authz::routes::<S>());
+    // With no MFE origin configured no answer can differ by `Origin`: no layer, and nothing for
+    // the machine clients' requests to pass through.
+    let app = if cors_origins.is_empty() {
+        app
+    } else {
+        app.layer(from_fn_with_state(
+            web::cors::CorsOrigins::new(&cors_origins),
+            web::cors::cors,
+        ))
+    };
+    app.with_state(state)
 }
 
 /// Serves `app` with the default [`HttpSettings`] until `shutdown` resolves, then finishes the

@@ -1,7 +1,7 @@
 //! CORS for the MFEs: the configured origins, matched exactly, may call with credentials (the
 //! session and JWT cookies) and send `use-jwt-cookie`, `X-CSRFToken` and `Content-Type`. Any other
 //! origin gets no CORS header at all, so browsers keep every answer from it; `*` is never sent
-//! (browsers refuse it with credentials, and it would be wrong). Every answer says
+//! (browsers refuse it with credentials, and it would be wrong). With origins configured, every answer says
 //! `Vary: Origin`, so a cache never hands one origin's answer to another.
 
 use std::sync::Arc;
