@@ -25,12 +25,17 @@ pub enum Conflict {
     ClientName,
     #[error("another signing key became current at the same time")]
     CurrentKey,
+    #[error("a user with this anonymous id (sub) already exists")]
+    Subject,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
     Conflict(#[from] Conflict),
+    /// The row a write must change is not there (for a look-up, the answer is `None` instead).
+    #[error("{0} not found")]
+    NotFound(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

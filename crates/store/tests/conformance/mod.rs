@@ -129,6 +129,13 @@ pub async fn users_are_unique_and_found_by_username_or_email<S: Store>(s: S) {
         matches!(dup_email, Err(StoreError::Conflict(Conflict::Email))),
         "{dup_email:?}"
     );
+    let mut dup_sub = user_row("alice3", "alice3@example.org");
+    dup_sub.sub = alice.sub.clone();
+    let dup_sub = s.insert_user(&dup_sub).await;
+    assert!(
+        matches!(dup_sub, Err(StoreError::Conflict(Conflict::Subject))),
+        "{dup_sub:?}"
+    );
     assert_eq!(
         s.list_users().await.unwrap().len(),
         1,
@@ -243,7 +250,18 @@ pub async fn clients_round_trip_and_conflict<S: Store>(s: S) {
     public.grant_type = GrantType::ClientCredentials;
     s.update_client(&public).await.unwrap();
     assert_eq!(s.client_by_id("c1").await.unwrap().unwrap(), public);
-    assert_eq!(s.list_clients().await.unwrap(), vec![public]);
+    assert_eq!(s.list_clients().await.unwrap(), vec![public.clone()]);
+
+    let mut taken = client("c3", owner.id, true);
+    s.insert_client(&taken).await.unwrap();
+    taken.name = public.name.clone();
+    let r = s.update_client(&taken).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(Conflict::ClientName))),
+        "an update onto another client's name: {r:?}"
+    );
+    let r = s.update_client(&client("gone", owner.id, true)).await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
 }
 
 pub async fn client_permissions_round_trip<S: Store>(s: S) {
@@ -284,7 +302,7 @@ pub async fn public_client_to_grant<S: Store>(s: &S) -> &'static str {
     "UPDATE clients SET permissions = 'introspect' WHERE id = 'p'"
 }
 
-fn key(kid: &str, state: KeyState) -> StoredKey {
+pub fn signing_key(kid: &str, state: KeyState) -> StoredKey {
     StoredKey {
         kid: kid.into(),
         alg: Algorithm::RS512,
@@ -296,20 +314,34 @@ fn key(kid: &str, state: KeyState) -> StoredKey {
 }
 
 pub async fn one_current_key_and_promotion_retires_it<S: Store>(s: S) {
-    s.insert_key(&key("k1", KeyState::Current)).await.unwrap();
-    let second = s.insert_key(&key("k2", KeyState::Current)).await;
+    s.insert_key(&signing_key("k1", KeyState::Current))
+        .await
+        .unwrap();
+    let second = s.insert_key(&signing_key("k2", KeyState::Current)).await;
     assert!(
         matches!(second, Err(StoreError::Conflict(Conflict::CurrentKey))),
         "{second:?}"
     );
-    s.insert_key(&key("k2", KeyState::Next)).await.unwrap();
+    s.insert_key(&signing_key("k2", KeyState::Next))
+        .await
+        .unwrap();
+    let same_kid = s.insert_key(&signing_key("k1", KeyState::Next)).await;
+    assert!(
+        matches!(same_kid, Err(StoreError::Backend(_))),
+        "a second k1 is refused, and not as a racing current key (which callers accept): \
+         {same_kid:?}"
+    );
     s.promote_key("k2", 100).await.unwrap();
     let keys = s.signing_keys().await.unwrap();
     let k1 = keys.iter().find(|k| k.kid == "k1").unwrap();
     let k2 = keys.iter().find(|k| k.kid == "k2").unwrap();
     assert_eq!((k1.state, k1.retired_at), (KeyState::Retired, Some(100)));
     assert_eq!(k2.state, KeyState::Current);
-    assert!(s.promote_key("missing", 101).await.is_err());
+    let missing = s.promote_key("missing", 101).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
     assert_eq!(
         s.signing_keys()
             .await
@@ -347,9 +379,15 @@ pub async fn the_longest_client_jwt_lifetime_is_found<S: Store>(s: S) {
 /// A revoked key keeps its row (the record) but loses its private part, is never promoted, and
 /// is never forgotten by the janitor; the current key cannot be revoked.
 pub async fn a_revoked_key_stays_revoked<S: Store>(s: S) {
-    s.insert_key(&key("k1", KeyState::Current)).await.unwrap();
-    s.insert_key(&key("k2", KeyState::Next)).await.unwrap();
-    s.insert_key(&key("k3", KeyState::Next)).await.unwrap();
+    s.insert_key(&signing_key("k1", KeyState::Current))
+        .await
+        .unwrap();
+    s.insert_key(&signing_key("k2", KeyState::Next))
+        .await
+        .unwrap();
+    s.insert_key(&signing_key("k3", KeyState::Next))
+        .await
+        .unwrap();
     assert_eq!(
         s.revoke_key("k1", 50).await.unwrap(),
         KeyRevocation::Current
@@ -377,9 +415,10 @@ pub async fn a_revoked_key_stays_revoked<S: Store>(s: S) {
         assert_eq!((k.state, k.retired_at), (KeyState::Revoked, Some(at)));
         assert!(k.sealed_private.is_empty(), "{kid}'s private part is wiped");
     }
+    let refused = s.promote_key("k3", 140).await;
     assert!(
-        s.promote_key("k3", 140).await.is_err(),
-        "a revoked key never signs again"
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "a revoked key never signs again: {refused:?}"
     );
     let current: Vec<_> = s
         .signing_keys()

@@ -1,0 +1,135 @@
+//! The store on one backend. `sqlite.rs` and `postgres.rs` each compile this file, and the files
+//! it names, with their own [`Db`]: SQLite and PostgreSQL share one body of SQL, since every
+//! statement uses only what both support (`$n` parameters, `RETURNING`, `ON CONFLICT`, partial
+//! indexes, `DELETE … WHERE key IN (SELECT … LIMIT n)`), and any difference between the two shows
+//! in the conformance suite, which runs on both.
+//!
+//! Why compiled twice rather than generic over `sqlx::Database`: sqlx's generic bounds (an
+//! executor for every connection lifetime, `Encode`/`Decode`/`Type` for every column type) are
+//! not implied by a trait, so every generic impl would restate a dozen lines of them; and why not
+//! a `macro_rules!` body, as this was before: rustfmt cannot format one. Here each file is plain
+//! Rust on concrete types.
+//!
+//! One file per aggregate, each implementing its trait of `latchkey_core::store` and writing only
+//! through [`SqlStore::write`](crate::store::SqlStore::write). A new aggregate is a file written
+//! like `users.rs` and one `mod` line below.
+
+mod audit;
+mod authz;
+mod clients;
+mod keys;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use latchkey_core::store::{Conflict, Store, StoreError};
+use latchkey_core::user::email_key;
+
+use super::{Db, MIGRATOR, ONE_WRITER};
+use crate::batch::{Batcher, WriteBatch};
+use crate::errors::backend;
+use crate::store::SqlStore;
+use crate::write::WriteTurn;
+use crate::OpenError;
+
+/// A connection of this backend, as a write's transaction lends it (`&mut **tx`).
+type Conn = <Db as sqlx::Database>::Connection;
+/// A row of this backend.
+type DbRow = <Db as sqlx::Database>::Row;
+
+impl SqlStore<Db> {
+    pub fn new(pool: sqlx::Pool<Db>) -> Self {
+        let writes = WriteTurn::new(ONE_WRITER);
+        let (p, w) = (pool.clone(), writes.clone());
+        // The group-commit writer is its own task already, and one multi-row INSERT is atomic by
+        // itself: it takes the write turn but no transaction, which would cost two statements
+        // per batch on the hottest write.
+        let write: WriteBatch<_> = Arc::new(move |rows| {
+            let (pool, writes) = (p.clone(), w.clone());
+            Box::pin(async move {
+                let _turn = writes.take().await;
+                tokens::insert_access_batch(&pool, &rows).await
+            })
+        });
+        SqlStore {
+            pool,
+            writes,
+            access_rows: Arc::new(Batcher::new(write)),
+        }
+    }
+
+    /// Applies the migrations this database lacks; returns them, oldest first.
+    pub async fn migrate(&self) -> Result<Vec<String>, OpenError> {
+        use sqlx::migrate::{Migrate as _, MigrateError};
+        let before: Vec<i64> = {
+            let mut conn = self.pool.acquire().await.map_err(MigrateError::from)?;
+            conn.ensure_migrations_table().await?;
+            conn.list_applied_migrations()
+                .await?
+                .iter()
+                .map(|m| m.version)
+                .collect()
+        };
+        MIGRATOR.run(&self.pool).await?;
+        self.fill_email_keys().await?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !before.contains(&m.version))
+            .map(|m| format!("{:04} {}", m.version, m.description))
+            .collect())
+    }
+
+    /// Gives rows from before migration 0005 their email key, which only Rust computes.
+    /// Two old rows whose addresses the key makes one (`JOSÉ@x` and `josé@x`, which
+    /// SQLite's ASCII-only `lower()` let in) cannot both have it: the later one keeps no
+    /// key, so it signs in by username only, and every start says so until an operator
+    /// changes one of the addresses.
+    async fn fill_email_keys(&self) -> Result<(), OpenError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, email FROM users WHERE email_key IS NULL ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| OpenError::EmailKeys(backend(e)))?;
+        for (id, email) in rows {
+            let done = self
+                .write(move |tx| {
+                    Box::pin(async move {
+                        sqlx::query(
+                            "UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL",
+                        )
+                        .bind(id)
+                        .bind(email_key(&email))
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(backend)
+                    })
+                })
+                .await;
+            match done {
+                Ok(_) => {}
+                Err(StoreError::Conflict(Conflict::Email)) => {
+                    tracing::warn!(
+                        user_id = id,
+                        "another user has the same email but for case or composition: this one \
+                         can sign in by username only until one of the two addresses is changed"
+                    );
+                }
+                Err(e) => return Err(OpenError::EmailKeys(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore<Db> {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! The store on PostgreSQL: `backend.rs` and the files it names, compiled with [`Db`] = sqlx's
+//! PostgreSQL driver.
+
+/// The sqlx driver the per-backend code is compiled for.
+pub(crate) type Db = sqlx::Postgres;
+
+/// PostgreSQL's writers run in parallel, each locking only the rows it changes.
+pub(crate) const ONE_WRITER: bool = false;
+
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+// The same files as `sqlite.rs` includes: see `backend.rs` for why.
+#[allow(clippy::duplicate_mod)]
+#[path = "backend.rs"]
+mod backend;

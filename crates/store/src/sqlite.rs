@@ -1,0 +1,16 @@
+//! The store on SQLite: `backend.rs` and the files it names, compiled with [`Db`] = sqlx's SQLite
+//! driver.
+
+/// The sqlx driver the per-backend code is compiled for.
+pub(crate) type Db = sqlx::Sqlite;
+
+/// SQLite lets one writer at a time: this process's writes take turns (`write.rs`), and a
+/// rotation needs no family-row lock (`tokens.rs`).
+pub(crate) const ONE_WRITER: bool = true;
+
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+// The same files as `postgres.rs` includes: see `backend.rs` for why.
+#[allow(clippy::duplicate_mod)]
+#[path = "backend.rs"]
+mod backend;

@@ -1,0 +1,40 @@
+//! The store type both backends share: a pool, this process's write turn and the group-commit
+//! writer of opaque access tokens. What it does on each backend is in `backend.rs` and the files it
+//! names; how it writes is in `write.rs`.
+
+use std::sync::Arc;
+
+use latchkey_core::store::AccessTokenRow;
+
+use crate::batch::Batcher;
+use crate::write::WriteTurn;
+
+/// Latchkey's storage on one sqlx backend; see [`SqliteStore`] and [`PgStore`].
+pub struct SqlStore<DB: sqlx::Database> {
+    pub(crate) pool: sqlx::Pool<DB>,
+    pub(crate) writes: WriteTurn,
+    pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
+}
+
+/// The embedded store: one SQLite file in WAL mode.
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+
+/// The scale-out store: PostgreSQL, shared by any number of nodes.
+pub type PgStore = SqlStore<sqlx::Postgres>;
+
+// Not derived: a derive would ask the driver type `DB` to be `Clone` too.
+impl<DB: sqlx::Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        SqlStore {
+            pool: self.pool.clone(),
+            writes: self.writes.clone(),
+            access_rows: self.access_rows.clone(),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> SqlStore<DB> {
+    pub fn pool(&self) -> &sqlx::Pool<DB> {
+        &self.pool
+    }
+}

@@ -1,0 +1,424 @@
+//! Access tokens, refresh tokens and their families, revoked JWT ids: [`TokenStore`].
+
+use async_trait::async_trait;
+use latchkey_core::secret::TokenHash;
+use latchkey_core::store::{
+    AccessTokenRow, Family, NewRefresh, Purged, RefreshRow, Rotation, StoreError, TokenStore,
+};
+use latchkey_core::user::{User, UserId};
+use sqlx::Row;
+
+use super::users::{user, user_columns};
+use super::{Conn, Db, ONE_WRITER};
+use crate::codec::{hash_of, join, split};
+use crate::errors::backend;
+use crate::store::SqlStore;
+
+/// The `INSERT` of these access-token rows, one statement for them all.
+fn access_insert(rows: &[AccessTokenRow]) -> sqlx::QueryBuilder<'_, Db> {
+    let mut insert = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, \
+         expires_at, family_id, revoked) ",
+    );
+    insert.push_values(rows, |mut b, a| {
+        b.push_bind(a.hash.as_bytes())
+            .push_bind(a.jti.as_str())
+            .push_bind(a.client_id.as_str())
+            .push_bind(a.user_id.0)
+            .push_bind(join(&a.scopes))
+            .push_bind(a.issued_at)
+            .push_bind(a.expires_at)
+            .push_bind(a.family_id.as_deref())
+            .push_bind(a.revoked);
+    });
+    insert
+}
+
+async fn insert_access(
+    ex: impl sqlx::Executor<'_, Database = Db>,
+    a: &AccessTokenRow,
+) -> Result<(), StoreError> {
+    access_insert(std::slice::from_ref(a))
+        .build()
+        .execute(ex)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Writes one batch of the group-commit writer (`batch.rs`), which holds the write turn: one
+/// statement for the whole batch; if it fails, each row on its own, so that one bad row fails only
+/// its own request.
+pub(super) async fn insert_access_batch(
+    pool: &sqlx::Pool<Db>,
+    rows: &[AccessTokenRow],
+) -> Vec<Result<(), StoreError>> {
+    if rows.len() > 1 && access_insert(rows).build().execute(pool).await.is_ok() {
+        return rows.iter().map(|_| Ok(())).collect();
+    }
+    let mut results = Vec::with_capacity(rows.len());
+    for a in rows {
+        results.push(insert_access(pool, a).await);
+    }
+    results
+}
+
+async fn insert_refresh(conn: &mut Conn, n: &NewRefresh) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (hash, family_id, scopes, issued_at, expires_at, \
+         access_jti, access_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n.hash.as_bytes())
+    .bind(&n.family_id)
+    .bind(join(&n.scopes))
+    .bind(n.issued_at)
+    .bind(n.expires_at)
+    .bind(&n.access_jti)
+    .bind(n.access_expires_at)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The compare-and-swap of a rotation, with what it writes when it wins.
+async fn rotate(
+    conn: &mut Conn,
+    old: &TokenHash,
+    now: i64,
+    sealed_successor: &[u8],
+    next: &NewRefresh,
+    access: Option<&AccessTokenRow>,
+) -> Result<Rotation, StoreError> {
+    // On PostgreSQL the family row first, as a revocation takes it: this no-op UPDATE holds the
+    // row lock, so a revocation running now either finished before (and the family is seen
+    // revoked, after waiting for its commit) or waits for this rotation to commit (and its own
+    // statements then see the new tokens). Without it a rotation could commit a live access token
+    // that a concurrent revocation missed. SQLite has one writer at a time: the compare-and-swap
+    // below, this transaction's first write, takes the database lock before its family check
+    // reads anything, so the extra statement (a worker hand-off per rotation) buys nothing there.
+    if !ONE_WRITER {
+        let live = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = NULL WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(&next.family_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !live {
+            return Ok(Rotation::Lost);
+        }
+    }
+    // The compare-and-swap: only one caller finds the token unrotated.
+    let won = sqlx::query(
+        "UPDATE refresh_tokens SET rotated_at = $2, successor = $3 \
+         WHERE hash = $1 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM \
+         refresh_families f WHERE f.id = refresh_tokens.family_id \
+         AND f.revoked_at IS NULL)",
+    )
+    .bind(old.as_bytes())
+    .bind(now)
+    .bind(sealed_successor)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected()
+        == 1;
+    if !won {
+        return Ok(Rotation::Lost);
+    }
+    // Only the newest rotated token keeps a sealed successor: the older ones would lead a dump,
+    // step by step, from a dead token to this one's successor.
+    sqlx::query(
+        "UPDATE refresh_tokens SET successor = NULL \
+         WHERE family_id = $1 AND hash <> $2 AND successor IS NOT NULL",
+    )
+    .bind(&next.family_id)
+    .bind(old.as_bytes())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    insert_refresh(&mut *conn, next).await?;
+    if let Some(a) = access {
+        insert_access(&mut *conn, a).await?;
+    }
+    Ok(Rotation::Rotated)
+}
+
+impl SqlStore<Db> {
+    /// Runs a bounded DELETE (or UPDATE) of the rows older than `now`, at most `batch`.
+    async fn delete_batch(
+        &self,
+        sql: &'static str,
+        now: i64,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                Ok(sqlx::query(sql)
+                    .bind(now)
+                    .bind(i64::from(batch))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected())
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqlStore<Db> {
+    async fn insert_access_token(&self, row: &AccessTokenRow) -> Result<(), StoreError> {
+        self.access_rows.insert(row.clone()).await
+    }
+
+    async fn access_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(AccessTokenRow, User)>, StoreError> {
+        // One round trip for the token and its user: introspection needs both. The two tables
+        // share no column name, so the row decodes as either.
+        let row = sqlx::query(concat!(
+            "SELECT a.hash, a.jti, a.client_id, a.user_id, a.scopes, a.issued_at, \
+             a.expires_at, a.family_id, a.revoked, ",
+            user_columns!(),
+            " FROM access_tokens a JOIN users ON users.id = a.user_id WHERE a.hash = $1"
+        ))
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let stored: Vec<u8> = r.try_get("hash").map_err(backend)?;
+        let holder = user(&r).map_err(backend)?;
+        let token = AccessTokenRow {
+            hash: hash_of(&stored)?,
+            jti: r.try_get("jti").map_err(backend)?,
+            client_id: r.try_get("client_id").map_err(backend)?,
+            user_id: UserId(r.try_get("user_id").map_err(backend)?),
+            scopes: split(&r.try_get::<String, _>("scopes").map_err(backend)?),
+            issued_at: r.try_get("issued_at").map_err(backend)?,
+            expires_at: r.try_get("expires_at").map_err(backend)?,
+            family_id: r.try_get("family_id").map_err(backend)?,
+            revoked: r.try_get("revoked").map_err(backend)?,
+        };
+        Ok(Some((token, holder)))
+    }
+
+    async fn start_family(
+        &self,
+        f: &Family,
+        first: &NewRefresh,
+        access: Option<&AccessTokenRow>,
+    ) -> Result<(), StoreError> {
+        let (f, first, access) = (f.clone(), first.clone(), access.cloned());
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO refresh_families (id, client_id, user_id, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&f.id)
+                .bind(&f.client_id)
+                .bind(f.user_id.0)
+                .bind(f.created_at)
+                .bind(f.expires_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+                insert_refresh(tx, &first).await?;
+                if let Some(a) = &access {
+                    insert_access(&mut **tx, a).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.scopes, r.issued_at, r.expires_at, r.rotated_at, r.successor, \
+             f.id AS f_id, f.client_id AS f_client_id, f.user_id AS f_user_id, \
+             f.created_at AS f_created_at, f.expires_at AS f_expires_at, \
+             f.revoked_at AS f_revoked_at \
+             FROM refresh_tokens r JOIN refresh_families f ON f.id = r.family_id \
+             WHERE r.hash = $1",
+        )
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let revoked_at: Option<i64> = r.try_get("f_revoked_at").map_err(backend)?;
+        Ok(Some(RefreshRow {
+            hash: *hash,
+            family: Family {
+                id: r.try_get("f_id").map_err(backend)?,
+                client_id: r.try_get("f_client_id").map_err(backend)?,
+                user_id: UserId(r.try_get("f_user_id").map_err(backend)?),
+                created_at: r.try_get("f_created_at").map_err(backend)?,
+                expires_at: r.try_get("f_expires_at").map_err(backend)?,
+            },
+            family_revoked: revoked_at.is_some(),
+            scopes: split(&r.try_get::<String, _>("scopes").map_err(backend)?),
+            issued_at: r.try_get("issued_at").map_err(backend)?,
+            expires_at: r.try_get("expires_at").map_err(backend)?,
+            rotated_at: r.try_get("rotated_at").map_err(backend)?,
+            successor: r.try_get("successor").map_err(backend)?,
+        }))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &TokenHash,
+        now: i64,
+        sealed_successor: &[u8],
+        next: &NewRefresh,
+        access: Option<&AccessTokenRow>,
+    ) -> Result<Rotation, StoreError> {
+        let (old, sealed, next, access) = (
+            *old,
+            sealed_successor.to_vec(),
+            next.clone(),
+            access.cloned(),
+        );
+        self.write(move |tx| {
+            Box::pin(async move { rotate(tx, &old, now, &sealed, &next, access.as_ref()).await })
+        })
+        .await
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        let family_id = family_id.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE refresh_families SET revoked_at = $2 \
+                     WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(&family_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+                sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE family_id = $1")
+                    .bind(&family_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                // JWTs cannot be changed once issued: their jtis join the revocation list.
+                sqlx::query(
+                    "INSERT INTO revoked_jtis (jti, expires_at) SELECT access_jti, \
+                     access_expires_at FROM refresh_tokens WHERE family_id = $1 \
+                     AND access_expires_at > $2 ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(&family_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let hash = *hash;
+        self.write(move |tx| {
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE hash = $1")
+                    .bind(hash.as_bytes())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        let jti = jti.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(&jti)
+                .bind(expires_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM revoked_jtis WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
+    async fn clear_successors(&self, rotated_before: i64, batch: u32) -> Result<u64, StoreError> {
+        self.delete_batch(
+            "UPDATE refresh_tokens SET successor = NULL WHERE hash IN (SELECT hash FROM \
+             refresh_tokens WHERE successor IS NOT NULL AND rotated_at < $1 LIMIT $2)",
+            rotated_before,
+            batch,
+        )
+        .await
+    }
+
+    async fn purge_expired(&self, now: i64, batch: u32) -> Result<Purged, StoreError> {
+        Ok(Purged {
+            access_tokens: self
+                .delete_batch(
+                    "DELETE FROM access_tokens WHERE hash IN (SELECT hash FROM \
+                     access_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                    batch,
+                )
+                .await?,
+            refresh_tokens: self
+                .delete_batch(
+                    "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM \
+                     refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                    batch,
+                )
+                .await?,
+            // A revoked family's tokens already answer invalid_grant; its JWTs are in
+            // revoked_jtis and its opaque tokens are marked, so the family itself can go.
+            families: self
+                .delete_batch(
+                    "DELETE FROM refresh_families WHERE id IN (SELECT f.id FROM \
+                     refresh_families f WHERE f.revoked_at IS NOT NULL \
+                     OR f.expires_at <= $1 OR NOT EXISTS (SELECT 1 FROM refresh_tokens r \
+                     WHERE r.family_id = f.id) LIMIT $2)",
+                    now,
+                    batch,
+                )
+                .await?,
+            revoked_jtis: self
+                .delete_batch(
+                    "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis \
+                     WHERE expires_at <= $1 LIMIT $2)",
+                    now,
+                    batch,
+                )
+                .await?,
+        })
+    }
+}
