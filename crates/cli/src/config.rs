@@ -10,9 +10,11 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use latchkey_core::authz::AuthzSettings;
 use latchkey_core::password::{PasswordParams, DEFAULT_QUEUE_PER_THREAD};
+use latchkey_core::session::SessionSettings;
 use latchkey_core::throttle::ThrottleSettings;
 use latchkey_core::tokens::TokenSettings;
-use latchkey_server::{Cidr, ForwardedHeader, HttpSettings, TrustedProxies};
+use latchkey_server::web::{origin_of, Branding, Colour, JwtCookieSettings};
+use latchkey_server::{Cidr, ForwardedHeader, HttpSettings, TrustedProxies, WebSettings};
 use serde::Deserialize;
 
 /// The configuration as written: every field optional, unknown keys refused.
@@ -41,6 +43,47 @@ pub struct RawConfig {
     pub proxy: RawProxy,
     #[serde(default)]
     pub http: RawHttp,
+    #[serde(default)]
+    pub session: RawSession,
+    #[serde(default)]
+    pub jwt_cookie: RawJwtCookie,
+    #[serde(default)]
+    pub cors: RawCors,
+    #[serde(default)]
+    pub branding: RawBranding,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub cookie_name: Option<String>,
+    pub idle_secs: Option<i64>,
+    pub remember_secs: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwtCookie {
+    pub header_payload_name: Option<String>,
+    pub signature_name: Option<String>,
+    pub domain: Option<String>,
+    pub lifetime_secs: Option<i64>,
+    pub login_client_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCors {
+    pub origins: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBranding {
+    pub product_name: Option<String>,
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
+    pub background_color: Option<String>,
 }
 
 /// A setting's text that `Debug` never shows (the master secret).
@@ -156,6 +199,9 @@ pub struct Config {
     pub janitor_batch: u32,
     pub authz: AuthzSettings,
     pub http: HttpSettings,
+    pub sessions: SessionSettings,
+    /// Cookies, CORS and branding of the browser endpoints.
+    pub web: WebSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +239,10 @@ const ENV_KEYS: &[&str] = &[
     "authz",
     "proxy",
     "http",
+    "session",
+    "jwt_cookie",
+    "cors",
+    "branding",
 ];
 
 impl Config {
@@ -468,6 +518,13 @@ impl TryFrom<RawConfig> for Config {
                 allowed: "a positive number of seconds",
             });
         }
+        let (sessions, web) = browser_settings(
+            &raw.session,
+            &raw.jwt_cookie,
+            &raw.cors,
+            &raw.branding,
+            &tokens.issuer,
+        )?;
         let a = raw.authz;
         let mut authz = AuthzSettings::default();
         authz.engine.domain_matching = a.domain_matching.unwrap_or(false);
@@ -492,8 +549,227 @@ impl TryFrom<RawConfig> for Config {
             janitor_batch: raw.janitor.batch.unwrap_or(1000).max(1),
             authz,
             http: HttpSettings::try_from(raw.http)?,
+            sessions,
+            web,
         })
     }
+}
+
+/// `[session]`, `[jwt_cookie]`, `[cors]` and `[branding]`, for an issuer already checked.
+fn browser_settings(
+    s: &RawSession,
+    j: &RawJwtCookie,
+    c: &RawCors,
+    b: &RawBranding,
+    issuer: &str,
+) -> Result<(SessionSettings, WebSettings), ConfigError> {
+    let sd = SessionSettings::default();
+    let remember = ranged(
+        "session.remember_secs",
+        s.remember_secs,
+        sd.remember,
+        60..=31_536_000,
+        "a number of seconds from 60 to 31536000",
+    )?;
+    let idle = ranged(
+        "session.idle_secs",
+        s.idle_secs,
+        sd.idle.min(remember),
+        60..=remember,
+        "a number of seconds from 60 to session.remember_secs",
+    )?;
+    let sessions = SessionSettings {
+        idle,
+        remember,
+        touch_interval: sd.touch_interval.min(idle / 2),
+    };
+    let mut web = WebSettings::for_issuer(issuer);
+    let jd = JwtCookieSettings::default();
+    let name = |setting: &'static str, v: &Option<String>, d: String| match v {
+        None => Ok(d),
+        Some(n) if is_cookie_name(n) => Ok(n.clone()),
+        Some(n) => Err(ConfigError::Invalid {
+            name: setting,
+            value: n.clone(),
+            allowed: "a cookie name: 1 to 64 letters, digits and !#$%&'*+-.^_`|~",
+        }),
+    };
+    web.session_cookie_name = name(
+        "session.cookie_name",
+        &s.cookie_name,
+        web.session_cookie_name,
+    )?;
+    web.jwt_cookies = JwtCookieSettings {
+        header_payload_name: name(
+            "jwt_cookie.header_payload_name",
+            &j.header_payload_name,
+            jd.header_payload_name,
+        )?,
+        signature_name: name(
+            "jwt_cookie.signature_name",
+            &j.signature_name,
+            jd.signature_name,
+        )?,
+        domain: match &j.domain {
+            None => None,
+            Some(d) if cookie_domain_fits(d, issuer) => Some(d.clone()),
+            Some(d) => {
+                return Err(ConfigError::Invalid {
+                    name: "jwt_cookie.domain",
+                    value: d.clone(),
+                    allowed: "a domain that contains the issuer's host, e.g. .example.org for \
+                              auth.example.org",
+                })
+            }
+        },
+        lifetime: ranged(
+            "jwt_cookie.lifetime_secs",
+            j.lifetime_secs,
+            jd.lifetime,
+            60..=86_400,
+            "a number of seconds from 60 to 86400",
+        )?,
+        login_client_id: match &j.login_client_id {
+            None => jd.login_client_id,
+            Some(id) if !id.is_empty() && id.len() <= 100 && !id.contains(char::is_whitespace) => {
+                id.clone()
+            }
+            Some(id) => {
+                return Err(ConfigError::Invalid {
+                    name: "jwt_cookie.login_client_id",
+                    value: id.clone(),
+                    allowed: "a client id: 1 to 100 characters, no spaces",
+                })
+            }
+        },
+    };
+    let names = [
+        &web.session_cookie_name,
+        &web.jwt_cookies.header_payload_name,
+        &web.jwt_cookies.signature_name,
+    ];
+    let clash = names
+        .iter()
+        .enumerate()
+        .any(|(i, a)| *a == "csrftoken" || names[i + 1..].contains(a));
+    if clash {
+        return Err(ConfigError::Invalid {
+            name: "session.cookie_name",
+            value: names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            allowed: "the session and JWT cookie names must differ from each other and from \
+                      csrftoken",
+        });
+    }
+    web.cors_origins = c
+        .origins
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| {
+            let exact = (o.starts_with("https://") || o.starts_with("http://"))
+                && origin_of(&o).as_deref() == Some(o.as_str());
+            if exact {
+                Ok(o)
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "cors.origins",
+                    value: o,
+                    allowed: "origins like https://apps.example.org (scheme, host, optional \
+                              port; no path, no wildcard)",
+                })
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let bd = Branding::default();
+    let colour = |setting: &'static str, v: &Option<String>, d: Colour| match v {
+        None => Ok(d),
+        Some(text) => text.parse::<Colour>().map_err(|_| ConfigError::Invalid {
+            name: setting,
+            value: text.clone(),
+            allowed: "a colour like #0a3d91",
+        }),
+    };
+    let branding = Branding {
+        product_name: match &b.product_name {
+            None => bd.product_name,
+            Some(n) if !n.trim().is_empty() && n.chars().count() <= 100 => n.clone(),
+            Some(n) => {
+                return Err(ConfigError::Invalid {
+                    name: "branding.product_name",
+                    value: n.clone(),
+                    allowed: "1 to 100 characters",
+                })
+            }
+        },
+        logo_url: match &b.logo_url {
+            None => None,
+            Some(u) if is_logo_url(u) => Some(u.clone()),
+            Some(u) => {
+                return Err(ConfigError::Invalid {
+                    name: "branding.logo_url",
+                    value: u.clone(),
+                    allowed: "an https:// URL or a path on this server starting with /",
+                })
+            }
+        },
+        primary_color: colour("branding.primary_color", &b.primary_color, bd.primary_color)?,
+        background_color: colour(
+            "branding.background_color",
+            &b.background_color,
+            bd.background_color,
+        )?,
+    };
+    if let Some((name, problem)) = branding.contrast_problem() {
+        return Err(ConfigError::Invalid {
+            name,
+            value: format!(
+                "{} on {}",
+                branding.primary_color, branding.background_color
+            ),
+            allowed: problem,
+        });
+    }
+    web.branding = std::sync::Arc::new(branding);
+    Ok((sessions, web))
+}
+
+/// RFC 6265 §4.1.1's cookie-name (an RFC 2616 token), at most 64 characters.
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Browsers drop a cookie whose `Domain` does not contain the host that sets it.
+fn cookie_domain_fits(domain: &str, issuer: &str) -> bool {
+    let bare = domain.strip_prefix('.').unwrap_or(domain);
+    let host = origin_of(issuer)
+        .and_then(|o| o.split_once("://").map(|(_, a)| a.to_owned()))
+        .map(|a| a.rsplit_once(':').map_or(a.clone(), |(h, _)| h.to_owned()))
+        .unwrap_or_default();
+    !bare.is_empty()
+        && bare.contains('.')
+        && bare
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && (host.eq_ignore_ascii_case(bare)
+            || host
+                .to_ascii_lowercase()
+                .ends_with(&format!(".{}", bare.to_ascii_lowercase())))
+}
+
+/// What the pages' CSP lets an image come from: HTTPS anywhere, or this server.
+fn is_logo_url(url: &str) -> bool {
+    let safe = !url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '"');
+    safe && (url.starts_with("https://") || (url.starts_with('/') && !url.starts_with("//")))
 }
 
 fn ranged<T: PartialOrd + std::fmt::Display + Copy>(
@@ -665,6 +941,81 @@ mod tests {
             ("max_conections = 5", "max_conections"),
         ] {
             let f = write(&format!("[http]\n{text}\n"));
+            let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
+            assert!(err.to_string().contains(name), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn browser_settings_have_defaults_and_are_checked() {
+        let c = Config::load(None, Flags::default()).unwrap();
+        assert_eq!(c.sessions, SessionSettings::default());
+        assert_eq!(c.web.session_cookie_name, "sessionid");
+        assert_eq!(c.web.jwt_cookies, JwtCookieSettings::default());
+        assert!(c.web.cors_origins.is_empty() && !c.web.secure);
+        let f = write(
+            "issuer = \"https://auth.example.org/oauth2\"\n\
+             [session]\nidle_secs = 900\n\
+             [jwt_cookie]\ndomain = \".example.org\"\n\
+             [cors]\norigins = [\"https://apps.example.org\"]\n\
+             [branding]\nproduct_name = \"Example\"\nprimary_color = \"#003366\"\n",
+        );
+        let c = Config::load(Some(f.path()), Flags::default()).unwrap();
+        assert_eq!(c.sessions.idle, 900);
+        assert!(c.web.secure);
+        assert_eq!(c.web.jwt_cookies.domain.as_deref(), Some(".example.org"));
+        assert_eq!(c.web.cors_origins, ["https://apps.example.org"]);
+        assert_eq!(c.web.branding.product_name, "Example");
+        for (text, name) in [
+            ("[session]\nidle_secs = 10", "session.idle_secs"),
+            (
+                "[session]\nremember_secs = 600\nidle_secs = 700",
+                "session.idle_secs",
+            ),
+            ("[session]\ncookie_name = \"a b\"", "session.cookie_name"),
+            (
+                "[session]\ncookie_name = \"csrftoken\"",
+                "session.cookie_name",
+            ),
+            ("[jwt_cookie]\ndomain = \".evil.net\"", "jwt_cookie.domain"),
+            (
+                "[jwt_cookie]\nlifetime_secs = 0",
+                "jwt_cookie.lifetime_secs",
+            ),
+            (
+                "[jwt_cookie]\nsignature_name = \"x;y\"",
+                "jwt_cookie.signature_name",
+            ),
+            (
+                "[jwt_cookie]\nlogin_client_id = \"\"",
+                "jwt_cookie.login_client_id",
+            ),
+            ("[cors]\norigins = [\"*\"]", "cors.origins"),
+            ("[cors]\norigins = [\"https://a.org/\"]", "cors.origins"),
+            ("[cors]\norigins = [\"null\"]", "cors.origins"),
+            (
+                "[branding]\nprimary_color = \"red\"",
+                "branding.primary_color",
+            ),
+            (
+                "[branding]\nprimary_color = \"#ffeb3b\"",
+                "branding.primary_color",
+            ),
+            (
+                "[branding]\nbackground_color = \"#000000\"",
+                "branding.background_color",
+            ),
+            (
+                "[branding]\nlogo_url = \"javascript:x\"",
+                "branding.logo_url",
+            ),
+            (
+                "[branding]\nlogo_url = \"//evil.net/x.png\"",
+                "branding.logo_url",
+            ),
+            ("[branding]\nproduct_name = \"\"", "branding.product_name"),
+        ] {
+            let f = write(&format!("{text}\n"));
             let err = Config::load(Some(f.path()), Flags::default()).unwrap_err();
             assert!(err.to_string().contains(name), "{text}: {err}");
         }

@@ -17,6 +17,7 @@ pub async fn build<S: Store>(config: &Config, store: Arc<S>) -> anyhow::Result<S
         throttle: config.throttle,
         extra_scopes: config.extra_scopes.clone(),
         authz: config.authz,
+        sessions: config.sessions,
     };
     Ok(services::build(
         settings,

@@ -29,6 +29,10 @@ pub enum KeyError {
     NoCurrentKey,
     #[error("no signing key {0}")]
     UnknownKey(String),
+    #[error("the JWK cannot be imported: {0}")]
+    Jwk(#[from] latchkey_token::PrivateJwkError),
+    #[error("a key with kid {kid:?} is already in the ring ({state}); nothing was imported")]
+    KidTaken { kid: String, state: String },
     #[error(
         "{0} is the current signing key: rotate first (`latchkey keys rotate --now` signs with a \
          new key at once), then revoke {0}"
@@ -134,6 +138,24 @@ pub enum Revocation {
     AlreadyRevoked(KeyInfo),
 }
 
+/// Where an imported key goes in the ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportAs {
+    /// Published at once and signing after the next rotation; a `next` key of the same algorithm
+    /// that Latchkey made is revoked (it has never signed), so that rotation promotes this one.
+    Next,
+    /// Signing at once; the current key retires (published until its tokens have expired).
+    Current,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Imported {
+    pub key: KeyInfo,
+    /// `next` keys set aside so that the imported one is the next to sign.
+    pub replaced_next: Vec<KeyInfo>,
+}
+
 /// How long a retired key stays published: until every token it can have signed has expired.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyRetention {
@@ -222,6 +244,62 @@ impl<S: KeyStore> KeyManager<S> {
         self.create(alg, KeyState::Next, now).await?;
         tracing::info!(target: "audit", kid = %promoted, %alg, "signing key rotated");
         Ok(Rotation::Promoted(self.info(&promoted).await?))
+    }
+
+    /// Takes on a signing key from elsewhere, given as an RSA private JWK (Open edX's
+    /// `JWT_PRIVATE_SIGNING_JWK`), under its own `kid`, sealed like every key. Verifiers that pin
+    /// the LMS's public key set keep verifying what Latchkey signs with it.
+    pub async fn import_jwk(
+        &self,
+        jwk: &str,
+        place: ImportAs,
+        now: i64,
+    ) -> Result<Imported, KeyError> {
+        let key = SigningKey::from_private_jwk(jwk, Algorithm::RS512)?;
+        let existing = self.store.signing_keys().await?;
+        if let Some(taken) = existing.iter().find(|k| k.kid == key.kid()) {
+            return Err(KeyError::KidTaken {
+                kid: taken.kid.clone(),
+                state: taken.state.as_str().to_owned(),
+            });
+        }
+        let mut replaced_next = Vec::new();
+        if place == ImportAs::Next {
+            // Revoked before the insert: a failure in between leaves no `next` key, which the
+            // next rotation makes, rather than two, of which it would promote the older.
+            for spare in existing
+                .iter()
+                .filter(|k| k.state == KeyState::Next && k.alg == key.algorithm())
+            {
+                self.store.revoke_key(&spare.kid, now).await?;
+                replaced_next.push(self.info(&spare.kid).await?);
+            }
+        }
+        let pkcs8 = key.to_pkcs8()?;
+        let stored = StoredKey {
+            kid: key.kid().to_owned(),
+            alg: key.algorithm(),
+            state: KeyState::Next,
+            sealed_private: self.kek.seal(key.kid(), &pkcs8, self.random.as_ref())?,
+            created_at: now,
+            retired_at: None,
+        };
+        self.store.insert_key(&stored).await?;
+        if place == ImportAs::Current {
+            self.store.promote_key(key.kid(), now).await?;
+        }
+        tracing::info!(target: "audit", kid = %key.kid(), alg = %key.algorithm(), ?place,
+            "signing key imported");
+        Ok(Imported {
+            key: self.info(key.kid()).await?,
+            replaced_next,
+        })
+    }
+
+    /// The public keys a verifier may pin: what `/oauth2/jwks.json` serves (next, current and
+    /// retired keys not yet forgotten).
+    pub async fn public_jwks(&self) -> Result<Arc<str>, KeyError> {
+        Ok(self.build_state().await?.jwks_json)
     }
 
     async fn info(&self, kid: &str) -> Result<KeyInfo, KeyError> {
@@ -313,7 +391,8 @@ impl<S: KeyStore> KeyManager<S> {
                 continue;
             }
             let pkcs8 = self.kek.open(&stored.kid, &stored.sealed_private)?;
-            let key = SigningKey::from_pkcs8(stored.alg, &pkcs8)?;
+            // An imported key keeps the kid its verifiers know; Latchkey's own are thumbprints.
+            let key = SigningKey::from_pkcs8(stored.alg, &pkcs8)?.with_kid(stored.kid.clone())?;
             published.push(key.public_jwk());
             if stored.state == KeyState::Current {
                 signer = Some(Arc::new(key));

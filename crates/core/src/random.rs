@@ -39,14 +39,19 @@ pub fn hex_id(random: &dyn Random, len: usize) -> String {
 
 /// A client id in the alphabet Open edX clients already accept: 40 alphanumeric characters.
 pub fn client_id(random: &dyn Random) -> String {
+    alphanumeric(random, 40)
+}
+
+/// `len` characters drawn uniformly from `[A-Za-z0-9]` (client ids, Django's CSRF secrets).
+pub fn alphanumeric(random: &dyn Random, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut out = String::with_capacity(40);
-    while out.len() < 40 {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
         let mut b = [0u8; 64];
         random.fill(&mut b);
         // Rejection sampling keeps the distribution uniform: 248 = 4 * 62.
         for byte in b.iter().filter(|&&x| x < 248) {
-            if out.len() == 40 {
+            if out.len() == len {
                 break;
             }
             out.push(char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]));

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::InternalError;
-use crate::password::{Decoy, HashingPool, PasswordCheck, PoolError, DJANGO_DEFAULT_ITERATIONS};
+use crate::password::{
+    self, Decoy, HashingPool, PasswordCheck, PoolError, DJANGO_DEFAULT_ITERATIONS,
+};
 use crate::random::Random;
 use crate::secret::{Secret, SecretHasher, TokenHash};
 use crate::store::{StoreError, UserStore};
@@ -27,6 +29,10 @@ pub struct SignedIn(User);
 impl SignedIn {
     pub fn user(&self) -> &User {
         &self.0
+    }
+
+    pub fn into_user(self) -> User {
+        self.0
     }
 }
 
@@ -68,6 +74,26 @@ pub struct SignIn<S> {
     /// unknown logins get a Django decoy in the same proportion (see [`SignIn::refresh_decoys`]).
     django_share_ppm: AtomicU64,
     django_iterations: AtomicU64,
+}
+
+/// The keyed hash a decoy is picked from, when an attempt spends a decoy instead of checking a
+/// stored hash: a login that names no one (keyed as the throttle counts it), or an account no
+/// password can match (Django's unusable marker on retired accounts, no hash at all, a hash that
+/// cannot be verified). Such an account costs what an unknown login costs, as Django's
+/// `check_password` runs its default hasher for it; keyed by the account, so that it costs the
+/// same whichever login (username or email) names it.
+fn decoy_key(
+    hasher: &SecretHasher,
+    account: &AccountKey,
+    stored_hash: Option<&str>,
+) -> Option<TokenHash> {
+    match account {
+        AccountKey::Unknown(key) => Some(*key),
+        AccountKey::User(id) if !stored_hash.is_some_and(password::can_match) => {
+            Some(hasher.hash(&format!("decoy\0{}", id.0)))
+        }
+        AccountKey::User(_) => None,
+    }
 }
 
 impl<S: UserStore> SignIn<S> {
@@ -118,21 +144,23 @@ impl<S: UserStore> SignIn<S> {
             Some(u) => AccountKey::User(u.id),
             None => AccountKey::unknown(&self.hasher, login),
         };
-        let decoy = match &account {
-            AccountKey::Unknown(key) => Some(self.decoy_for(key)),
-            AccountKey::User(_) => None,
-        };
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        if let (Some(u), Some(Err(e))) = (&user, stored.map(password::StoredHash::parse)) {
+            // The operator's to fix (e.g. an imported row over the cost bounds): say which account.
+            tracing::warn!(user_id = u.id.0, error = %e, "stored password hash cannot be verified");
+        }
+        let decoy = decoy_key(&self.hasher, &account, stored).map(|key| self.decoy_for(&key));
         let attempt = self
             .throttle
             .reserve(account, ctx.ip, ctx.now)
             .map_err(|r| self.refused(r, login, ctx))?;
         let check = match (&user, decoy) {
-            (Some(u), _) => {
+            (Some(u), None) => {
                 self.passwords
                     .verify(password.clone(), u.password_hash.clone())
                     .await
             }
-            (None, decoy) => {
+            (_, decoy) => {
                 self.passwords
                     .decoy(password.clone(), decoy.unwrap_or(Decoy::Argon2id))
                     .await
@@ -234,5 +262,38 @@ impl<S: UserStore> SignIn<S> {
             Ok(Err(e)) => tracing::warn!(user_id = user.id.0, error = %e, "rehash failed"),
             Err(e) => tracing::warn!(user_id = user.id.0, error = %e, "rehash skipped"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::user::UserId;
+
+    const DJANGO: &str =
+        "pbkdf2_sha256$600000$PAQ8wKbvHZtv$/4Rhro23z9a/DABOaceu/Fi3Hed9YQ2bA9aknkn7NCs=";
+
+    #[test]
+    fn accounts_no_password_can_match_get_a_decoy_of_their_own() {
+        let hasher = SecretHasher::new(&[9; 32]);
+        let user = AccountKey::User(UserId(7));
+        assert!(decoy_key(&hasher, &user, Some(DJANGO)).is_none());
+        let unusable = decoy_key(
+            &hasher,
+            &user,
+            Some("!Xq3wM0qSAkD2Ijg1oZq8rWZ7yTiVrjv5V8VpVq1S"),
+        );
+        let again = decoy_key(&hasher, &user, Some("!another-marker"));
+        let none = decoy_key(&hasher, &user, None);
+        let broken = decoy_key(&hasher, &user, Some("pbkdf2_sha256$99999999$s$AAAA"));
+        assert!(unusable.is_some());
+        assert!(unusable == again && again == none && none == broken);
+        let other = decoy_key(&hasher, &AccountKey::User(UserId(8)), None);
+        assert!(other.is_some() && other != unusable);
+        let unknown = AccountKey::unknown(&hasher, "nobody@example.com");
+        let AccountKey::Unknown(key) = unknown else {
+            panic!("an unknown login")
+        };
+        assert!(decoy_key(&hasher, &unknown, None) == Some(key));
     }
 }

@@ -326,9 +326,50 @@ pub trait AuthzStore: Send + Sync {
     async fn audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
+/// A browser session's row: found by the keyed hash of its cookie value, never by the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    /// When the user's credentials were last checked (OIDC `auth_time`).
+    pub auth_time: i64,
+    pub created_at: i64,
+    /// The absolute end, however active the session is.
+    pub expires_at: i64,
+    /// The end unless the session is used again; `None` for a remembered session, which has
+    /// only its absolute end.
+    pub idle_expires_at: Option<i64>,
+}
+
+/// Browser sessions (the `sessionid` cookie). Rows are ended one by one, per user, or by the
+/// janitor once past either end.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn insert_session(&self, row: &SessionRow) -> Result<(), StoreError>;
+    /// The session with this hash and its user, whatever their state: the caller decides.
+    async fn session(&self, hash: &TokenHash) -> Result<Option<(SessionRow, User)>, StoreError>;
+    /// Moves the idle end forward to `idle_expires_at` (never back, never for a remembered
+    /// session); returns false when nothing moved.
+    async fn touch_session(
+        &self,
+        hash: &TokenHash,
+        idle_expires_at: i64,
+    ) -> Result<bool, StoreError>;
+    /// Returns false when there was no such session.
+    async fn delete_session(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// The user's sessions, ended or not, oldest first.
+    async fn user_sessions(&self, user: UserId) -> Result<Vec<SessionRow>, StoreError>;
+    /// Ends every session of the user; returns how many there were.
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
+    /// Removes at most `batch` sessions past either end at `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: i64, batch: u32) -> Result<u64, StoreError>;
+}
+
 /// Everything Latchkey stores.
 #[async_trait]
-pub trait Store: UserStore + ClientStore + KeyStore + TokenStore + AuthzStore + 'static {
+pub trait Store:
+    UserStore + ClientStore + KeyStore + TokenStore + AuthzStore + SessionStore + 'static
+{
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -361,7 +361,7 @@ impl<S: Store> TokenService<S> {
 
 /// The claims that describe the user, by scope: identity only, never policy. The caller fills in
 /// who issued the token, for whom and until when.
-fn identity_claims(user: &User, scopes: Vec<String>) -> AccessClaims {
+pub(crate) fn identity_claims(user: &User, scopes: Vec<String>) -> AccessClaims {
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let profile = has("profile");
     AccessClaims {

@@ -1,14 +1,18 @@
 //! Where errors reach the wire: one mapping from domain errors to RFC 6749 §5.2 bodies and HTTP
-//! statuses. Clients read a safe description; operators get the full chain in the log.
+//! statuses ([`ApiError`]), and for browser endpoints to pages or JSON ([`WebError`]). Clients
+//! read a safe description; operators get the full chain in the log.
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use latchkey_authz::AuthzError;
 use latchkey_core::authz::AuthzServiceError;
 use latchkey_core::client_auth::PermissionError;
 use latchkey_core::error::GrantError;
 use latchkey_proto::{ErrorCode, ErrorResponse};
+
+use crate::web::page::{self, ErrorPage};
+use crate::web::{self, Shape};
 
 /// An error on an OAuth2 endpoint.
 #[derive(Debug)]
@@ -139,6 +143,168 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"latchkey\""),
             );
+        }
+        response
+    }
+}
+
+/// What went wrong on a browser endpoint (login, logout, CSRF, pages): the status is chosen
+/// from it here, and the answer is a page or JSON as the request asked ([`Shape`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebErrorKind {
+    /// Malformed or refused input: 400.
+    BadRequest,
+    /// No valid session, or a credential that is not accepted: 401.
+    Unauthenticated,
+    /// The CSRF check failed, or the caller may not do this: 403.
+    Forbidden,
+    /// Nothing here (or an unknown client, on pages that must not redirect): 404.
+    NotFound,
+    /// The body is larger than the endpoint takes: 413.
+    TooLarge,
+    /// The body did not arrive within the body timeout: 408.
+    TimedOut,
+    /// Too many sign-in attempts: 429 with `Retry-After`.
+    Throttled { retry_after: i64 },
+    /// The server has more work queued than it takes on: 503 with `Retry-After`.
+    Busy { retry_after: i64 },
+    /// A bug or a broken dependency; logged, never detailed to the caller: 500.
+    Internal,
+}
+
+impl WebErrorKind {
+    fn status(self) -> StatusCode {
+        match self {
+            WebErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            WebErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            WebErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            WebErrorKind::NotFound => StatusCode::NOT_FOUND,
+            WebErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebErrorKind::TimedOut => StatusCode::REQUEST_TIMEOUT,
+            WebErrorKind::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebErrorKind::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            WebErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6749 `error` of the default JSON body.
+    fn code(self) -> ErrorCode {
+        match self {
+            WebErrorKind::BadRequest
+            | WebErrorKind::TooLarge
+            | WebErrorKind::TimedOut
+            | WebErrorKind::NotFound => ErrorCode::InvalidRequest,
+            WebErrorKind::Unauthenticated | WebErrorKind::Forbidden => ErrorCode::AccessDenied,
+            WebErrorKind::Throttled { .. } | WebErrorKind::Busy { .. } => {
+                ErrorCode::TemporarilyUnavailable
+            }
+            WebErrorKind::Internal => ErrorCode::ServerError,
+        }
+    }
+
+    /// The heading of the default error page.
+    fn title(self) -> &'static str {
+        match self {
+            WebErrorKind::BadRequest => "This request cannot be handled",
+            WebErrorKind::Unauthenticated => "Please sign in",
+            WebErrorKind::Forbidden => "This request was refused",
+            WebErrorKind::NotFound => "Not found",
+            WebErrorKind::TooLarge => "This request is too large",
+            WebErrorKind::TimedOut => "This request took too long to arrive",
+            WebErrorKind::Throttled { .. } => "Too many attempts",
+            WebErrorKind::Busy { .. } => "The server is busy",
+            WebErrorKind::Internal => "Something went wrong",
+        }
+    }
+}
+
+/// An error on a browser endpoint. By default a JSON request gets RFC 6749's
+/// `{"error", "error_description"}` and a page request the error page; an endpoint with its own
+/// wire shape gives its body ([`WebError::with_json`]) or page ([`WebError::with_page`]).
+#[derive(Debug)]
+pub struct WebError {
+    kind: WebErrorKind,
+    /// Safe to show: never a secret, never whether an account exists.
+    detail: String,
+    shape: Shape,
+    json: Option<serde_json::Value>,
+    page: Option<String>,
+}
+
+impl WebError {
+    pub fn new(kind: WebErrorKind, detail: impl Into<String>, shape: Shape) -> Self {
+        WebError {
+            kind,
+            detail: detail.into(),
+            shape,
+            json: None,
+            page: None,
+        }
+    }
+
+    /// An internal error: `source` goes to the log, the caller learns nothing of it.
+    pub fn internal(source: &dyn std::error::Error, shape: Shape) -> Self {
+        tracing::error!(error = %source, detail = ?source, "internal error on a browser endpoint");
+        WebError::new(WebErrorKind::Internal, "internal error", shape)
+    }
+
+    /// The JSON body to send instead of the RFC 6749 one.
+    pub fn with_json(mut self, body: serde_json::Value) -> Self {
+        self.json = Some(body);
+        self
+    }
+
+    /// The page (already rendered) to send instead of the error page, e.g. a form with its error.
+    pub fn with_page(mut self, html: String) -> Self {
+        self.page = Some(html);
+        self
+    }
+
+    pub fn kind(&self) -> WebErrorKind {
+        self.kind
+    }
+}
+
+impl std::fmt::Display for WebError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        let mut response = match (self.shape, self.page, self.json) {
+            (Shape::Json, _, Some(body)) => (status, Json(body)).into_response(),
+            (Shape::Json, _, None) => (
+                status,
+                Json(ErrorResponse::new(self.kind.code(), self.detail)),
+            )
+                .into_response(),
+            (Shape::Page(_), Some(html), _) => (status, Html(html)).into_response(),
+            (Shape::Page(branding), None, _) => {
+                let page = ErrorPage {
+                    chrome: &branding,
+                    title: self.kind.title(),
+                    message: &self.detail,
+                };
+                match page::render(&page) {
+                    Ok(html) => (status, html).into_response(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the error page did not render");
+                        (status, self.detail).into_response()
+                    }
+                }
+            }
+        };
+        let headers = response.headers_mut();
+        web::headers::apply(headers);
+        if let WebErrorKind::Throttled { retry_after } | WebErrorKind::Busy { retry_after } =
+            self.kind
+        {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
         }
         response
     }

@@ -81,6 +81,7 @@ pub async fn sweep<S: Store>(
         }
     }
     forget_successors(tokens, now, settings.batch).await;
+    purge_sessions(tokens, now, settings.batch).await;
     if let Err(e) = tokens.sign_in().refresh_decoys().await {
         tracing::warn!(error = %e, "janitor could not read the password hash mix");
     }
@@ -101,6 +102,25 @@ pub async fn sweep<S: Store>(
     }
     if let Err(e) = authz.reload_if_changed(now).await {
         tracing::warn!(error = %e, "janitor could not reload the authz rules");
+    }
+}
+
+/// Browser sessions past their idle or absolute end: refused already, removed in batches.
+async fn purge_sessions<S: Store>(tokens: &TokenService<S>, now: i64, batch: u32) {
+    loop {
+        match tokens.store().purge_expired_sessions(now, batch).await {
+            Ok(n) => {
+                metrics::counter!("latchkey_janitor_removed_total", "kind" => "sessions")
+                    .increment(n);
+                if n < u64::from(batch) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "janitor could not purge sessions");
+                break;
+            }
+        }
     }
 }
 

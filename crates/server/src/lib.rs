@@ -18,10 +18,12 @@ pub mod janitor;
 mod routes;
 pub mod services;
 mod state;
+pub mod web;
 
 use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{get, post};
 use axum::Router;
 use latchkey_core::store::Store;
@@ -29,11 +31,32 @@ use latchkey_core::store::Store;
 pub use extract::client_ip::{Cidr, CidrError, ForwardedHeader, TrustedProxies};
 pub use http::{serve_with, HttpSettings};
 pub use state::{discovery_document, AppState};
+pub use web::WebSettings;
 
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    use routes::{discovery, health, introspect, metrics, revoke, token};
+    use routes::webview;
+    use routes::{discovery, health, introspect, login, login_refresh, metrics, revoke, token};
+    let cors = from_fn_with_state(
+        web::cors::CorsOrigins::new(&state.web.cors_origins),
+        web::cors::cors,
+    );
+    // What browsers read: every answer gets the security headers (web/headers.rs).
+    let browser = Router::new()
+        .route("/csrf/api/v1/token", get(web::csrf::token::<S>))
+        .route("/csrf/api/v1/token/", get(web::csrf::token::<S>))
+        .route("/static/latchkey.css", get(web::page::stylesheet::<S>))
+        .route("/login", get(login::form::<S>).post(login::submit::<S>))
+        .route("/login/", get(login::form::<S>).post(login::submit::<S>))
+        .route("/logout", post(login::logout::<S>))
+        .route("/logout/", post(login::logout::<S>))
+        .route("/login_refresh", post(login_refresh::refresh::<S>))
+        .route("/login_refresh/", post(login_refresh::refresh::<S>))
+        .route("/oauth2/login", post(webview::login::<S>))
+        .route("/oauth2/login/", post(webview::login::<S>))
+        .layer(map_response(web::headers::secure));
     Router::new()
+        .merge(browser)
         .route("/oauth2/access_token", post(token::token::<S>))
         .route("/oauth2/access_token/", post(token::token::<S>))
         .route("/oauth2/revoke_token", post(revoke::revoke::<S>))
@@ -55,6 +78,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .layer(DefaultBodyLimit::max(extract::MAX_FORM_BYTES))
         // Its own body limit (batches of checks): merged after the form limit above.
         .merge(routes::authz::routes::<S>())
+        .layer(cors)
         .with_state(state)
 }
 

@@ -12,6 +12,7 @@ use latchkey_core::password::{
 use latchkey_core::random::Random;
 use latchkey_core::scope::{ScopeError, ScopeRegistry};
 use latchkey_core::secret::SecretHasher;
+use latchkey_core::session::{SessionSettings, Sessions};
 use latchkey_core::signin::SignIn;
 use latchkey_core::store::Store;
 use latchkey_core::throttle::{Throttle, ThrottleSettings};
@@ -28,6 +29,7 @@ pub struct ServiceSettings {
     pub throttle: ThrottleSettings,
     pub extra_scopes: Vec<String>,
     pub authz: AuthzSettings,
+    pub sessions: SessionSettings,
 }
 
 impl Default for ServiceSettings {
@@ -39,6 +41,7 @@ impl Default for ServiceSettings {
             throttle: ThrottleSettings::default(),
             extra_scopes: Vec::new(),
             authz: AuthzSettings::default(),
+            sessions: SessionSettings::default(),
         }
     }
 }
@@ -48,6 +51,9 @@ pub struct Services<S> {
     pub keys: Arc<KeyManager<S>>,
     pub admin: Arc<Admin<S>>,
     pub authz: Arc<AuthzService<S>>,
+    pub sessions: Arc<Sessions<S>>,
+    /// The randomness every service was given, for what the server makes itself (CSRF secrets).
+    pub random: Arc<dyn Random>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,17 +105,25 @@ pub async fn build<S: Store>(
         random.clone(),
     ));
     let authz = Arc::new(AuthzService::load(store.clone(), settings.authz, now()).await?);
+    let sessions = Arc::new(Sessions::new(
+        store.clone(),
+        hasher.clone(),
+        random.clone(),
+        settings.sessions,
+    ));
     let admin = Arc::new(Admin::new(
         store,
         hasher,
         passwords.hasher().clone(),
         scopes,
-        random,
+        random.clone(),
     ));
     Ok(Services {
         tokens,
         keys,
         admin,
         authz,
+        sessions,
+        random,
     })
 }

@@ -3,12 +3,16 @@
 use std::sync::Arc;
 
 use latchkey_core::authz::AuthzService;
+use latchkey_core::random::Random;
+use latchkey_core::session::Sessions;
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
 use latchkey_proto::Discovery;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::extract::client_ip::TrustedProxies;
+use crate::services::Services;
+use crate::web::WebSettings;
 
 pub struct AppState<S> {
     pub tokens: Arc<TokenService<S>>,
@@ -18,6 +22,10 @@ pub struct AppState<S> {
     pub metrics: Option<PrometheusHandle>,
     /// Whose forwarding headers name the client (none unless configured).
     pub proxies: Arc<TrustedProxies>,
+    pub sessions: Arc<Sessions<S>>,
+    /// Cookies, CORS and branding of the browser endpoints.
+    pub web: Arc<WebSettings>,
+    pub random: Arc<dyn Random>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -28,27 +36,38 @@ impl<S> Clone for AppState<S> {
             discovery: self.discovery.clone(),
             metrics: self.metrics.clone(),
             proxies: self.proxies.clone(),
+            sessions: self.sessions.clone(),
+            web: self.web.clone(),
+            random: self.random.clone(),
         }
     }
 }
 
 impl<S: Store> AppState<S> {
-    pub fn new(
-        tokens: Arc<TokenService<S>>,
-        authz: Arc<AuthzService<S>>,
-        metrics: Option<PrometheusHandle>,
-    ) -> Self {
+    /// The state of a server over `services`, with the browser defaults for its issuer.
+    pub fn new(services: &Services<S>, metrics: Option<PrometheusHandle>) -> Self {
+        let tokens = services.tokens.clone();
+        let web = WebSettings::for_issuer(&tokens.settings().issuer);
         let discovery = discovery_document(&tokens);
         let discovery = serde_json::to_string(&discovery)
             .unwrap_or_else(|_| "{}".to_owned())
             .into();
         AppState {
             tokens,
-            authz,
+            authz: services.authz.clone(),
             discovery,
             metrics,
             proxies: Arc::default(),
+            sessions: services.sessions.clone(),
+            web: Arc::new(web),
+            random: services.random.clone(),
         }
+    }
+
+    /// Serves the browser endpoints with these cookie, CORS and branding settings.
+    pub fn with_web(mut self, web: WebSettings) -> Self {
+        self.web = Arc::new(web);
+        self
     }
 
     /// Reads client addresses from `proxies`' forwarding headers.

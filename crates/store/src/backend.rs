@@ -18,6 +18,7 @@ mod audit;
 mod authz;
 mod clients;
 mod keys;
+mod sessions;
 mod tokens;
 mod users;
 

@@ -81,6 +81,11 @@ const UNIQUE: &[Unique] = &[
         conflict: None,
     },
     Unique {
+        name: "sessions_pkey",
+        sqlite_columns: "sessions.hash",
+        conflict: None,
+    },
+    Unique {
         name: "authz_rules_pkey",
         sqlite_columns: "authz_rules.id",
         conflict: None,

@@ -11,8 +11,8 @@
 //! - `errors.rs`: sqlx errors as `StoreError`s, unique violations as typed conflicts found by
 //!   constraint name;
 //! - `sqlite.rs`, `postgres.rs`: each compiles `backend.rs` and the files it names for its driver:
-//!   one file per aggregate (`users.rs`, `clients.rs`, `keys.rs`, `tokens.rs`, `authz.rs`,
-//!   `audit.rs`), one body of SQL for both backends;
+//!   one file per aggregate (`users.rs`, `clients.rs`, `keys.rs`, `tokens.rs`, `sessions.rs`,
+//!   `authz.rs`, `audit.rs`), one body of SQL for both backends;
 //! - `batch.rs`: the group-commit writer of opaque access tokens; `codec.rs`: how values are
 //!   spelled in columns.
 //!

@@ -14,6 +14,8 @@
 //! ```
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod browser;
+
 use std::sync::Arc;
 
 use latchkey_core::admin::{Admin, ClientSpec, SavedClient, UserSpec};
@@ -32,6 +34,9 @@ use latchkey_store::{Backend, PgStore, SqliteStore};
 use tokio::sync::oneshot;
 
 pub use latchkey_server::services::ServiceSettings as Settings;
+
+/// The one MFE origin every test server allows through CORS (`[cors] origins`).
+pub const MFE_ORIGIN: &str = "https://apps.example.org";
 
 /// Settings for tests: argon2id at a small cost so that tests are quick (hashing is not what they test).
 pub fn test_settings() -> ServiceSettings {
@@ -212,8 +217,12 @@ async fn start<S: Store>(
         proxies: vec!["127.0.0.0/8".parse().expect("a block")],
         header: ForwardedHeader::XForwardedFor,
     };
+    let mut web = latchkey_server::WebSettings::for_issuer(&format!("{base}/oauth2"));
+    web.cors_origins = vec![MFE_ORIGIN.to_owned()];
     let app = latchkey_server::router(
-        AppState::new(built.tokens.clone(), built.authz.clone(), None).with_proxies(loopback),
+        AppState::new(&built, None)
+            .with_proxies(loopback)
+            .with_web(web),
     );
     let (stop, stopped) = oneshot::channel::<()>();
     let stopped = async {

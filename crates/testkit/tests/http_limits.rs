@@ -149,18 +149,25 @@ async fn an_idle_keep_alive_connection_is_closed_but_a_long_handler_is_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_trickles_is_answered_408_at_the_body_timeout() {
     let server = TestServer::sqlite_with_http(short(100)).await;
-    let mut stream = connect(&server).await;
-    let body = "grant_type=client_credentials&client_id=nobody&client_secret=nothing";
-    let head = format!(
-        "POST /oauth2/access_token HTTP/1.1\r\nHost: latchkey\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let (mut read, mut write) = stream.split();
-    let writer = trickle(&mut write, body.as_bytes(), Duration::from_millis(200));
-    let (_, answer) = tokio::join!(writer, until_closed(&mut read));
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    for (path, body) in [
+        (
+            "/oauth2/access_token",
+            "grant_type=client_credentials&client_id=nobody&client_secret=nothing",
+        ),
+        ("/login", "username=nobody&password=nothing-at-all-here"),
+    ] {
+        let mut stream = connect(&server).await;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: latchkey\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let (mut read, mut write) = stream.split();
+        let writer = trickle(&mut write, body.as_bytes(), Duration::from_millis(200));
+        let (_, answer) = tokio::join!(writer, until_closed(&mut read));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,28 @@ impl SigningKey {
         SigningKey::new(alg, pair)
     }
 
+    /// Parses an RSA private key in PKCS#1 DER (RFC 8017 Appendix A.1.2) as a key for `alg`,
+    /// which must be RS512 or RS256; the key must have 2048..=8192 bits.
+    pub(crate) fn from_pkcs1(alg: Algorithm, pkcs1_der: &[u8]) -> Result<SigningKey, TokenError> {
+        let rejected = |reason| TokenError::KeyRejected { alg, reason };
+        if !matches!(alg, Algorithm::RS512 | Algorithm::RS256) {
+            return Err(rejected("not an RSA algorithm"));
+        }
+        let pair = RsaKeyPair::from_der(pkcs1_der).map_err(|e| rejected(e.description_()))?;
+        SigningKey::new(alg, KeyPair::Rsa(pair))
+    }
+
+    /// The same key under another `kid`: a key taken over from another issuer keeps the `kid`
+    /// its verifiers know it by, where Latchkey's own keys use their thumbprint.
+    pub fn with_kid(mut self, kid: String) -> Result<SigningKey, TokenError> {
+        if kid == self.jwk.kid {
+            return Ok(self);
+        }
+        self.jwk.kid = kid;
+        self.header_b64 = header_b64(self.alg, &self.jwk.kid)?;
+        Ok(self)
+    }
+
     /// Serialises the private key as PKCS#8 DER (v1 for RSA and P-256; v2, which carries the
     /// public key too, for Ed25519), in a buffer that is zeroed on drop.
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, TokenError> {
@@ -97,7 +119,8 @@ impl SigningKey {
         Ok(Zeroizing::new(der))
     }
 
-    /// The key id: the RFC 7638 JWK thumbprint (SHA-256, base64url) of the public key.
+    /// The key id: the RFC 7638 JWK thumbprint (SHA-256, base64url) of the public key, unless the
+    /// key was given another with [`SigningKey::with_kid`].
     pub fn kid(&self) -> &str {
         &self.jwk.kid
     }
@@ -139,15 +162,10 @@ impl SigningKey {
     fn new(alg: Algorithm, pair: KeyPair) -> Result<SigningKey, TokenError> {
         let mut jwk = public_jwk(alg, &pair)?;
         jwk.kid = jwk.thumbprint()?;
-        let header = serde_json::to_vec(&JoseHeader {
-            alg: alg.as_str(),
-            typ: "JWT",
-            kid: &jwk.kid,
-        })?;
         Ok(SigningKey {
             alg,
             pair,
-            header_b64: b64::encode(&header),
+            header_b64: header_b64(alg, &jwk.kid)?,
             jwk,
         })
     }
@@ -204,6 +222,16 @@ impl SigningKey {
 /// Length of the unpadded base64url encoding of `n` bytes.
 const fn encoded_len(n: usize) -> usize {
     (n * 4).div_ceil(3)
+}
+
+/// `BASE64URL(UTF8(JOSE Header))` for a key of `alg` named `kid`.
+fn header_b64(alg: Algorithm, kid: &str) -> Result<String, TokenError> {
+    let header = serde_json::to_vec(&JoseHeader {
+        alg: alg.as_str(),
+        typ: "JWT",
+        kid,
+    })?;
+    Ok(b64::encode(&header))
 }
 
 /// The protected header, members in the order Open edX verifiers and our spec show.

@@ -68,6 +68,7 @@ mod error;
 mod jwk;
 mod key;
 mod keyset;
+mod private_jwk;
 mod verify;
 
 pub use alg::Algorithm;
@@ -77,6 +78,7 @@ pub use error::{ParseAlgorithmError, TokenError, VerifyError};
 pub use jwk::{Jwk, JwkSet};
 pub use key::SigningKey;
 pub use keyset::VerifyingKeys;
+pub use private_jwk::PrivateJwkError;
 pub use verify::{verify, Validation};
 
 // Services build keys once and share them across tasks: a field that is not `Send + Sync` must

@@ -15,12 +15,9 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let state = AppState::new(
-        services.tokens.clone(),
-        services.authz.clone(),
-        Some(metrics),
-    )
-    .with_proxies(config.proxies.clone());
+    let state = AppState::new(&services, Some(metrics))
+        .with_proxies(config.proxies.clone())
+        .with_web(config.web.clone());
     let app = latchkey_server::router(state);
     let janitor_settings = JanitorSettings {
         interval: config.janitor_interval,

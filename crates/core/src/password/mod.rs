@@ -1,16 +1,20 @@
-//! Password hashing: argon2id for everything new; Django's `pbkdf2_sha256$…` accepted so that
-//! imported Open edX users can sign in, and replaced by argon2id on their next successful sign-in.
-//! The server verifies on a [`HashingPool`]: a thread per core, each reusing its own memory.
+//! Password hashing: argon2id for everything new. Hashes imported from Django (Open edX), whose
+//! forms `stored` identifies, are accepted so that imported users can sign in, and replaced by
+//! argon2id on their next successful sign-in. The server verifies on a [`HashingPool`]: a thread
+//! per core, each reusing its own memory.
 
+mod argon;
+mod django_bcrypt;
+mod django_pbkdf2;
 mod pool;
+mod stored;
 
+pub use argon::HashMemory;
 pub use pool::{HashingPool, PoolError, DEFAULT_QUEUE_PER_THREAD};
+pub use stored::{can_match, HashFormatError, StoredHash, UNUSABLE_PREFIX};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use subtle::ConstantTimeEq;
+use ::argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use ::argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::random::Random;
 
@@ -51,54 +55,27 @@ pub enum PasswordCheck {
     Mismatch,
 }
 
-/// Django rejects more than this too; it bounds the work one bad hash row can cause.
-const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
-
 /// Django's `PBKDF2PasswordHasher` iterations since Django 4.2 (Open edX's), for decoys when no
 /// stored hash says otherwise.
 pub const DJANGO_DEFAULT_ITERATIONS: u32 = 600_000;
 
-/// The work spent for a login that names no user, so that its answer takes as long as a real
-/// user's would. Imported Open edX users keep Django's pbkdf2 hashes until they next sign in, and
-/// pbkdf2 at 600 000 rounds costs several times argon2id: an argon2id decoy alone would tell
-/// "no such user" from "imported user, wrong password".
+/// The work spent for a login that names no user (or a user no password can match), so that its
+/// answer takes as long as a real user's would. Imported Open edX users keep Django's pbkdf2
+/// hashes until they next sign in, and pbkdf2 at 600 000 rounds costs several times argon2id: an
+/// argon2id decoy alone would tell "no such user" from "imported user, wrong password".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decoy {
     Argon2id,
     DjangoPbkdf2 { iterations: u32 },
 }
 
-/// Whether `hash` is one of Django's, and its iteration count.
+/// Whether `hash` is Django's `pbkdf2_sha256`, and its iteration count.
 pub fn django_iterations(hash: &str) -> Option<u32> {
-    let rest = hash.strip_prefix("pbkdf2_sha256$")?;
-    rest.split('$').next()?.parse().ok()
-}
-
-/// Argon2's working memory, kept between verifications by whoever verifies many passwords.
-/// argon2's own `verify_password` allocates and zeroes a fresh array per hash (19 MiB at the
-/// defaults): on tokio's blocking threads that cost a password grant ~20 % of its CPU in page
-/// faults and memset, and spread the arrays over many malloc arenas (BENCHMARKS.md).
-#[derive(Default)]
-pub struct HashMemory {
-    blocks: Vec<Block>,
-}
-
-impl HashMemory {
-    /// A stored hash with a larger memory cost than this many blocks is verified with memory that
-    /// is given back afterwards, so one odd row cannot pin a large array to a thread for good.
-    const KEEP_LIMIT: usize = 256 * 1024;
-
-    fn at_least(&mut self, count: usize) -> &mut [Block] {
-        if self.blocks.len() < count {
-            self.blocks.resize(count, Block::default());
+    match StoredHash::parse(hash) {
+        Ok(StoredHash::DjangoPbkdf2(h)) if hash.starts_with("pbkdf2_sha256$") => {
+            Some(h.iterations())
         }
-        &mut self.blocks[..count]
-    }
-
-    fn trim(&mut self) {
-        if self.blocks.len() > Self::KEEP_LIMIT {
-            self.blocks = Vec::new();
-        }
+        _ => None,
     }
 }
 
@@ -139,57 +116,56 @@ impl PasswordHasher {
             .map_err(|e| PasswordError::Hash(e.to_string()))
     }
 
-    /// Checks `password` against `stored`; with no stored hash (unknown user, or a user without a
-    /// usable password) it still spends the time of one argon2id verification and says `Mismatch`.
+    /// Checks `password` against `stored`. A hash no password can match (none, Django's unusable
+    /// marker, or one that cannot be verified) still costs one argon2id verification and says
+    /// `Mismatch`; sign-in gives such accounts a decoy first (see `signin.rs`).
     pub fn verify(
         &self,
         password: &str,
         stored: Option<&str>,
         memory: &mut HashMemory,
     ) -> PasswordCheck {
-        match stored {
-            Some(hash) if hash.starts_with("pbkdf2_sha256$") => {
-                if verify_django_pbkdf2(password, hash) {
-                    PasswordCheck::Match { upgrade: true }
-                } else {
-                    PasswordCheck::Mismatch
-                }
+        let parsed = match stored.map(StoredHash::parse) {
+            Some(Ok(parsed)) => parsed,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "a stored password hash cannot be verified");
+                self.burn(password, memory);
+                return PasswordCheck::Mismatch;
             }
-            Some(hash) => match PasswordHash::new(hash) {
-                Ok(parsed) => self.verify_phc(password, &parsed, memory),
-                Err(_) => {
-                    self.burn(password, memory);
-                    PasswordCheck::Mismatch
-                }
-            },
             None => {
                 self.burn(password, memory);
-                PasswordCheck::Mismatch
+                return PasswordCheck::Mismatch;
             }
+        };
+        let matched = match &parsed {
+            StoredHash::Argon2 { phc, .. } => argon::phc_matches(password, phc, memory),
+            StoredHash::DjangoPbkdf2(h) => h.matches(password),
+            StoredHash::DjangoBcryptSha256(h) => h.matches(password),
+            StoredHash::Unusable => {
+                self.burn(password, memory);
+                false
+            }
+        };
+        match (matched, &parsed) {
+            (false, _) => PasswordCheck::Mismatch,
+            (true, StoredHash::Argon2 { phc, django: false }) => PasswordCheck::Match {
+                upgrade: !self.is_current(phc),
+            },
+            (true, _) => PasswordCheck::Match { upgrade: true },
         }
     }
 
-    fn verify_phc(
-        &self,
-        password: &str,
-        parsed: &PasswordHash<'_>,
-        memory: &mut HashMemory,
-    ) -> PasswordCheck {
-        match phc_matches(password, parsed, memory) {
-            true => {
-                let current = parsed.algorithm.as_str() == "argon2id"
-                    && Params::try_from(parsed).is_ok_and(|p| {
-                        (p.m_cost(), p.t_cost(), p.p_cost())
-                            == (
-                                self.params.m_cost(),
-                                self.params.t_cost(),
-                                self.params.p_cost(),
-                            )
-                    });
-                PasswordCheck::Match { upgrade: !current }
-            }
-            false => PasswordCheck::Mismatch,
-        }
+    /// Whether a Latchkey hash was made with today's algorithm and parameters.
+    fn is_current(&self, parsed: &PasswordHash<'_>) -> bool {
+        parsed.algorithm.as_str() == "argon2id"
+            && Params::try_from(parsed).is_ok_and(|p| {
+                (p.m_cost(), p.t_cost(), p.p_cost())
+                    == (
+                        self.params.m_cost(),
+                        self.params.t_cost(),
+                        self.params.p_cost(),
+                    )
+            })
     }
 
     /// Spends the time of checking `password` against a stored hash of the `decoy` kind, and says
@@ -203,10 +179,10 @@ impl PasswordHasher {
         match decoy {
             Decoy::Argon2id => self.burn(password, memory),
             Decoy::DjangoPbkdf2 { iterations } => {
-                std::hint::black_box(verify_django_pbkdf2(
-                    password,
-                    &django_decoy_hash(iterations),
-                ));
+                let decoy = django_pbkdf2::decoy_hash(iterations);
+                if let Ok(StoredHash::DjangoPbkdf2(h)) = StoredHash::parse(&decoy) {
+                    std::hint::black_box(h.matches(password));
+                }
             }
         }
         PasswordCheck::Mismatch
@@ -214,86 +190,9 @@ impl PasswordHasher {
 
     fn burn(&self, password: &str, memory: &mut HashMemory) {
         if let Ok(parsed) = PasswordHash::new(&self.dummy) {
-            let _ = phc_matches(password, &parsed, memory);
+            let _ = argon::phc_matches(password, &parsed, memory);
         }
     }
-}
-
-/// What argon2's `verify_password` does, in `memory` instead of a fresh allocation: the stored PHC
-/// string names its own algorithm, version and parameters, and argon2 honours them.
-fn phc_matches(password: &str, parsed: &PasswordHash<'_>, memory: &mut HashMemory) -> bool {
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return false;
-    };
-    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
-        return false;
-    };
-    let version = match parsed.version.map(Version::try_from).transpose() {
-        Ok(v) => v.unwrap_or_default(),
-        Err(_) => return false,
-    };
-    let Ok(params) = Params::try_from(parsed) else {
-        return false;
-    };
-    // A PHC salt is at most 64 base64 characters (48 bytes), an output at most 64 bytes.
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
-    let mut out_buf = [0u8; 64];
-    let Some(out) = out_buf.get_mut(..expected.len()) else {
-        return false;
-    };
-    let blocks = params.block_count();
-    let argon = Argon2::new(algorithm, version, params);
-    let computed = argon
-        .hash_password_into_with_memory(password.as_bytes(), salt, out, memory.at_least(blocks))
-        .is_ok();
-    memory.trim();
-    computed && bool::from(out.ct_eq(expected.as_bytes()))
-}
-
-/// A well-formed Django hash that no password matches (its key is all zeros).
-fn django_decoy_hash(iterations: u32) -> String {
-    let iterations = iterations.clamp(1, MAX_PBKDF2_ITERATIONS);
-    format!(
-        "pbkdf2_sha256${iterations}$latchkeydecoy${}",
-        STANDARD.encode([0u8; 32])
-    )
-}
-
-/// Django's `PBKDF2PasswordHasher`: `pbkdf2_sha256$<iterations>$<salt>$<base64 of the 32-byte key>`.
-fn verify_django_pbkdf2(password: &str, encoded: &str) -> bool {
-    let mut parts = encoded.split('$');
-    let (Some("pbkdf2_sha256"), Some(iterations), Some(salt), Some(expected), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return false;
-    };
-    let Ok(iterations) = iterations.parse::<u32>() else {
-        return false;
-    };
-    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
-        return false;
-    }
-    let Ok(expected) = STANDARD.decode(expected) else {
-        return false;
-    };
-    if expected.len() != 32 {
-        return false;
-    }
-    let mut derived = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
-        password.as_bytes(),
-        salt.as_bytes(),
-        iterations,
-        &mut derived,
-    );
-    derived.ct_eq(expected.as_slice()).into()
 }
 
 #[cfg(test)]
@@ -323,39 +222,6 @@ mod tests {
             h.verify("wrong", Some(&stored), &mut HashMemory::default()),
             PasswordCheck::Mismatch
         );
-    }
-
-    /// `phc_matches` re-does argon2's own `verify_password` in reused memory: the crate's verifier is
-    /// the oracle, over every variant a stored PHC string can name, with one memory buffer carried
-    /// from hash to hash (growing and shrinking block counts).
-    #[test]
-    fn reused_memory_agrees_with_argon2s_own_verifier() {
-        use argon2::password_hash::PasswordVerifier as _;
-        let mut memory = HashMemory::default();
-        let variants = [
-            (Algorithm::Argon2id, Version::V0x13, 2048, 1, 1, 32),
-            (Algorithm::Argon2id, Version::V0x13, 64, 3, 2, 32),
-            (Algorithm::Argon2i, Version::V0x13, 1024, 2, 1, 16),
-            (Algorithm::Argon2d, Version::V0x10, 512, 1, 4, 64),
-            (Algorithm::Argon2id, Version::V0x10, 4096, 1, 1, 24),
-        ];
-        for (alg, version, m, t, p, len) in variants {
-            let params = Params::new(m, t, p, Some(len)).unwrap();
-            let argon = Argon2::new(alg, version, params);
-            let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-            let stored = argon.hash_password(b"hunter2", &salt).unwrap().to_string();
-            let parsed = PasswordHash::new(&stored).unwrap();
-            for guess in ["hunter2", "hunter3", ""] {
-                let oracle = Argon2::default()
-                    .verify_password(guess.as_bytes(), &parsed)
-                    .is_ok();
-                assert_eq!(
-                    phc_matches(guess, &parsed, &mut memory),
-                    oracle,
-                    "{stored} with {guess:?}"
-                );
-            }
-        }
     }
 
     #[test]
@@ -401,17 +267,6 @@ mod tests {
         assert_eq!(django_iterations("pbkdf2_sha256$x$salt$AAAA"), None);
     }
 
-    /// The decoy is a real Django hash at the same iterations, verified by the same function as a
-    /// real one, so it costs the same without a timed test.
-    #[test]
-    fn a_django_decoy_is_a_django_hash_at_the_same_iterations() {
-        let decoy = django_decoy_hash(260_000);
-        assert_eq!(django_iterations(&decoy), Some(260_000));
-        assert!(!verify_django_pbkdf2("anything", &decoy));
-        let parts: Vec<_> = decoy.split('$').collect();
-        assert_eq!(STANDARD.decode(parts[3]).unwrap().len(), 32);
-    }
-
     #[test]
     fn malformed_or_missing_hashes_never_match() {
         let h = fast();
@@ -421,6 +276,7 @@ mod tests {
             "pbkdf2_sha256$1$salt",
             "pbkdf2_sha256$1$salt$not base64!",
             "md5$whatever",
+            "pbkdf2_sha256$10000001$PAQ8wKbvHZtv$/4Rhro23z9a/DABOaceu/Fi3Hed9YQ2bA9aknkn7NCs=",
             "",
         ] {
             assert_eq!(
@@ -431,6 +287,37 @@ mod tests {
         }
         assert_eq!(
             h.verify("edx", None, &mut HashMemory::default()),
+            PasswordCheck::Mismatch
+        );
+    }
+
+    /// Django's `make_password(None)`: `!` and 40 random characters. Not even that text matches.
+    #[test]
+    fn an_unusable_password_never_matches() {
+        let h = fast();
+        let unusable = "!Xq3wM0qSAkD2Ijg1oZq8rWZ7yTiVrjv5V8VpVq1S";
+        for guess in [unusable, &unusable[1..], "", "!"] {
+            assert_eq!(
+                h.verify(guess, Some(unusable), &mut HashMemory::default()),
+                PasswordCheck::Mismatch
+            );
+        }
+        assert!(!can_match(unusable));
+    }
+
+    /// Django's argon2 form is verified like Latchkey's own, and always asks for an upgrade: the
+    /// stored form is Django's, even at Latchkey's parameters.
+    #[test]
+    fn djangos_argon2_form_verifies_and_asks_for_upgrade() {
+        let h = fast();
+        let ours = h.hash("pw", &OsRandom).unwrap();
+        let djangos = format!("argon2{ours}");
+        assert_eq!(
+            h.verify("pw", Some(&djangos), &mut HashMemory::default()),
+            PasswordCheck::Match { upgrade: true }
+        );
+        assert_eq!(
+            h.verify("pw ", Some(&djangos), &mut HashMemory::default()),
             PasswordCheck::Mismatch
         );
     }

@@ -4,9 +4,12 @@ pub mod authz;
 pub mod discovery;
 pub mod health;
 pub mod introspect;
+pub mod login;
+pub mod login_refresh;
 pub mod metrics;
 pub mod revoke;
 pub mod token;
+pub mod webview;
 
 use axum::http::HeaderMap;
 use latchkey_core::client_auth::{AuthenticatedClient, ClientCredentials};

@@ -4,6 +4,7 @@
 
 mod authz;
 mod dump;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use latchkey_token::Algorithm;
 
 pub use authz::*;
 pub use dump::*;
+pub use sessions::*;
 
 pub fn hash(s: &str) -> TokenHash {
     SecretHasher::new(&[9; 32]).hash(s)
@@ -767,6 +769,10 @@ macro_rules! suite {
             only_the_newest_rotation_keeps_its_sealed_successor,
             a_revocation_racing_a_rotation_leaves_nothing_live,
             the_password_mix_counts_django_hashes,
+            sessions_are_found_by_hash_with_their_user,
+            touching_moves_the_idle_end_forward_only,
+            sessions_end_one_by_one_or_per_user,
+            purge_removes_sessions_past_either_end,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
