@@ -337,7 +337,8 @@ export async function launchBrowser() {
 function settingsFor(mfeOrigin) {
   return {
     passwords: { memory_kib: 1024, iterations: 1 },
-    tokens: { jwt_lifetime: JWT_LIFETIME },
+    jwt_cookie: { lifetime_secs: JWT_LIFETIME },
+    cors: { origins: [mfeOrigin] },
   };
 }
 
@@ -395,22 +396,29 @@ export async function startWorld() {
 // ---------------------------------------------------------------------------------------------
 // what a person does in the browser
 
-/** Fills Latchkey's login page (found by its labels, as a screen reader would) and submits it. */
+/**
+ * Fills Latchkey's login page (found by its labels, as a screen reader would), submits it and
+ * waits for the page that follows to load; returns the response of the form's POST.
+ * What follows a sign-in without `next` is `/`, which Latchkey itself does not serve (an Open edX
+ * site's home is the LMS's): Chromium shows its own error page there, which is fine here.
+ */
 export async function fillLogin(page, user) {
   await page.getByLabel(/user ?name|e-?mail/i).fill(user.username);
   await page.getByLabel(/^password$/i).fill(user.password);
-  await Promise.all([
-    page.waitForNavigation(),
-    page.getByRole('button', { name: /sign in|log ?in/i }).click(),
-  ]);
+  // The next document to commit in this tab: the page after the redirect, or the form again.
+  const navigated = page.waitForEvent('framenavigated', (f) => f === page.mainFrame());
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login');
+  await page.getByRole('button', { name: /sign in|log ?in/i }).click();
+  const response = await posted;
+  await navigated;
+  await page.waitForLoadState();
+  return response;
 }
 
 /** Opens the login page and signs in; returns the response of the form's POST. */
 export async function signIn(page, lk, user) {
   await page.goto(lk.url('/login'));
-  const posted = page.waitForResponse((r) => r.url().startsWith(lk.url('/login')) && r.request().method() === 'POST');
-  await fillLogin(page, user);
-  return posted;
+  return fillLogin(page, user);
 }
 
 export function authorizeUrl(world, params) {

@@ -48,6 +48,9 @@ fi
 # The scenario files that run. Each needs the server features it drives to be there.
 SCENARIOS=(
     harness.test.mjs
+    jwt_cookies.test.mjs
+    csrf.test.mjs
+    cors.test.mjs
 )
 
 cd "$HERE"
