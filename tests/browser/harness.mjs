@@ -371,6 +371,10 @@ export async function startWorld() {
       isPublic: true,
       redirectUris: [redirectUri],
     }),
+    // Open edX's mobile apps: a public password-grant client whose tokens open WebViews.
+    mobile: lk.createClient('mobile', 'alice', 'password', { isPublic: true }),
+    // A service: its client_credentials JWTs must not open a browser session.
+    service: lk.createClient('service', 'alice', 'client-credentials', { secret: 'service-secret-0123456789' }),
   };
   await lk.start();
   const browser = await launchBrowser();
@@ -432,9 +436,14 @@ export async function cookieJar(context, lk) {
   return Object.fromEntries((await context.cookies(lk.base)).map((c) => [c.name, c]));
 }
 
-/** Every `Set-Cookie` line of a response, split into name, value and attributes (lower-cased keys). */
+/** Every `Set-Cookie` line of a browser response, parsed (see setCookieLines). */
 export async function setCookies(response) {
   const lines = (await response.headersArray()).filter((h) => h.name.toLowerCase() === 'set-cookie').map((h) => h.value);
+  return setCookieLines(lines);
+}
+
+/** `Set-Cookie` lines split into name, value and attributes (lower-cased keys). */
+export function setCookieLines(lines) {
   return lines.map((line) => {
     const [pair, ...attrs] = line.split(';').map((s) => s.trim());
     const i = pair.indexOf('=');
