@@ -3,6 +3,7 @@
 
 use latchkey_proto::ErrorCode;
 
+use crate::authorize::PkceError;
 use crate::client_auth::PermissionError;
 use crate::keys::KeyError;
 use crate::password::PasswordError;
@@ -26,6 +27,9 @@ pub enum GrantError {
     InvalidScope(#[from] ScopeError),
     #[error(transparent)]
     Permission(#[from] PermissionError),
+    /// The code's PKCE binding does not hold (RFC 7636 §4.6).
+    #[error(transparent)]
+    Pkce(#[from] PkceError),
     #[error("too many sign-in attempts; retry in {retry_after} seconds")]
     Throttled { retry_after: i64 },
     /// The server has more password checks queued than it will take on; nothing was checked.
@@ -98,6 +102,8 @@ impl GrantError {
             GrantError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
             GrantError::InvalidScope(_) => ErrorCode::InvalidScope,
             GrantError::Permission(e) => e.code(),
+            GrantError::Pkce(PkceError::VerifierSyntax) => ErrorCode::InvalidRequest,
+            GrantError::Pkce(_) => ErrorCode::InvalidGrant,
             GrantError::Throttled { .. } | GrantError::Unavailable { .. } => {
                 ErrorCode::TemporarilyUnavailable
             }

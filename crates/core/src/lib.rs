@@ -10,13 +10,15 @@
 //! ```
 
 pub mod admin;
+pub mod authorize;
 pub mod authz;
 pub mod client;
 pub mod client_auth;
 pub mod error;
-mod grant;
+pub mod grant;
 mod introspect;
 pub mod keys;
+pub mod oidc;
 pub mod password;
 pub mod random;
 pub mod request;

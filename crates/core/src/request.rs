@@ -3,7 +3,7 @@
 use latchkey_proto::TokenRequest;
 
 use crate::error::GrantError;
-use crate::secret::Secret;
+pub use crate::grant::Grant;
 
 /// The access token's form. JWT is what Open edX clients ask for with `token_type=jwt`; opaque
 /// bearer tokens remain for legacy clients and are deprecated.
@@ -24,22 +24,6 @@ impl AccessFormat {
 }
 
 #[derive(Debug)]
-pub enum Grant {
-    Password {
-        username: String,
-        password: Secret,
-        scope: Option<String>,
-    },
-    ClientCredentials {
-        scope: Option<String>,
-    },
-    RefreshToken {
-        refresh_token: Secret,
-        scope: Option<String>,
-    },
-}
-
-#[derive(Debug)]
 pub struct TokenGrant {
     pub grant: Grant,
     pub format: AccessFormat,
@@ -47,36 +31,22 @@ pub struct TokenGrant {
 
 impl TokenGrant {
     /// `header_token_type` is the `X-Token-Type` header, which Open edX accepts as well as the field.
-    pub fn parse(req: TokenRequest, header_token_type: Option<&str>) -> Result<Self, GrantError> {
+    pub fn parse(
+        mut req: TokenRequest,
+        header_token_type: Option<&str>,
+    ) -> Result<Self, GrantError> {
         let format = match req.token_type.as_deref().or(header_token_type) {
             Some(t) if t.eq_ignore_ascii_case("jwt") => AccessFormat::Jwt,
             _ => AccessFormat::Opaque,
         };
         let grant_type = req
             .grant_type
+            .take()
             .filter(|g| !g.is_empty())
             .ok_or_else(|| GrantError::InvalidRequest("missing grant_type".into()))?;
-        let grant = match grant_type.as_str() {
-            "password" => Grant::Password {
-                username: required(req.username, "username")?,
-                password: Secret::new(required(req.password, "password")?),
-                scope: req.scope,
-            },
-            "client_credentials" => Grant::ClientCredentials { scope: req.scope },
-            "refresh_token" => Grant::RefreshToken {
-                refresh_token: Secret::new(required(req.refresh_token, "refresh_token")?),
-                scope: req.scope,
-            },
-            other => return Err(GrantError::UnsupportedGrantType(other.to_owned())),
-        };
+        let grant = Grant::parse(&grant_type, req)?;
         Ok(TokenGrant { grant, format })
     }
-}
-
-fn required(value: Option<String>, name: &str) -> Result<String, GrantError> {
-    value
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| GrantError::InvalidRequest(format!("missing {name}")))
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@ use crate::client::{Client, GrantType};
 /// What a grant with no `scope` parameter gets (product.md §2).
 pub const DEFAULT_SCOPES: [&str; 4] = ["read", "write", "email", "profile"];
 pub const USER_ID_SCOPE: &str = "user_id";
+/// OpenID Connect: with it, an authorization code also yields an ID token. Any client may ask
+/// for it: it reveals nothing the other scopes do not already decide.
+pub const OPENID_SCOPE: &str = "openid";
 
 /// The scopes an installation knows. Order is kept: it is the order tokens list them in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +26,7 @@ impl Default for ScopeRegistry {
             "grades:read",
             "certificates:read",
             "tpa:read",
+            OPENID_SCOPE,
         ];
         ScopeRegistry {
             registered: builtin.iter().map(|s| s.to_string()).collect(),
@@ -63,9 +67,9 @@ impl ScopeRegistry {
         self.registered.iter().any(|s| s == scope)
     }
 
-    /// The scopes a new grant gets: requested ⊆ (client's allowed ∪ defaults) ∩ registered, or the
-    /// defaults (plus `user_id` where the client may have it) when none are requested. Password
-    /// grants always carry `user_id`, as Open edX's mobile apps rely on it.
+    /// The scopes a new grant gets: requested ⊆ (client's allowed ∪ defaults ∪ `openid`) ∩
+    /// registered, or the defaults (plus `user_id` where the client may have it) when none are
+    /// requested. Password grants always carry `user_id`, as Open edX's mobile apps rely on it.
     pub fn resolve(
         &self,
         requested: Option<&str>,
@@ -86,8 +90,9 @@ impl ScopeRegistry {
                     if !self.contains(scope) {
                         return Err(ScopeError::Unregistered(scope.to_owned()));
                     }
-                    let allowed =
-                        DEFAULT_SCOPES.contains(&scope) || client.scopes.iter().any(|s| s == scope);
+                    let allowed = DEFAULT_SCOPES.contains(&scope)
+                        || scope == OPENID_SCOPE
+                        || client.scopes.iter().any(|s| s == scope);
                     if !allowed {
                         return Err(ScopeError::NotAllowed(scope.to_owned()));
                     }

@@ -365,10 +365,76 @@ pub trait SessionStore: Send + Sync {
     async fn purge_expired_sessions(&self, now: i64, batch: u32) -> Result<u64, StoreError>;
 }
 
+/// An authorization code as stored (RFC 6749 §4.1.2): its keyed hash, never the code, and
+/// everything it was issued for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeRow {
+    pub hash: TokenHash,
+    pub client_id: String,
+    pub user_id: UserId,
+    /// The `redirect_uri` of the authorization request; the exchange must repeat it.
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    /// The PKCE S256 challenge (RFC 7636 §4.2), when the request carried one.
+    pub code_challenge: Option<String>,
+    /// OpenID Connect: copied into the ID token.
+    pub nonce: Option<String>,
+    /// When the user signed in, unix seconds.
+    pub auth_time: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    /// When it was exchanged: a later presentation is a replay.
+    pub used_at: Option<i64>,
+    /// The refresh family the exchange started, which a replay revokes.
+    pub family_id: Option<String>,
+}
+
+/// The scopes a user granted a client, remembered so that the consent page is not shown again
+/// for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+}
+
+/// Authorization codes and remembered consent (RFC 6749 §4.1).
+#[async_trait]
+pub trait AuthorizationStore: Send + Sync {
+    async fn insert_code(&self, row: &CodeRow) -> Result<(), StoreError>;
+    /// The code with this hash, used or not, expired or not.
+    async fn code(&self, hash: &TokenHash) -> Result<Option<CodeRow>, StoreError>;
+    /// Compare-and-swap: marks the code used at `now` by the exchange that started `family_id`,
+    /// only if it is unused and unexpired; false when it was not (another exchange won).
+    async fn take_code(
+        &self,
+        hash: &TokenHash,
+        family_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Removes at most `batch` codes that expired before `expired_before`; returns how many.
+    async fn purge_codes(&self, expired_before: i64, batch: u32) -> Result<u64, StoreError>;
+    async fn consent(&self, user: UserId, client_id: &str) -> Result<Option<Consent>, StoreError>;
+    /// Creates the user's consent for the client, or replaces the one stored.
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// Forgets the user's consent for the client; false when there was none.
+    async fn revoke_consent(&self, user: UserId, client_id: &str) -> Result<bool, StoreError>;
+    /// Every client the user consented to, by client id.
+    async fn consents(&self, user: UserId) -> Result<Vec<Consent>, StoreError>;
+}
+
 /// Everything Latchkey stores.
 #[async_trait]
 pub trait Store:
-    UserStore + ClientStore + KeyStore + TokenStore + AuthzStore + SessionStore + 'static
+    UserStore
+    + ClientStore
+    + KeyStore
+    + TokenStore
+    + AuthzStore
+    + SessionStore
+    + AuthorizationStore
+    + 'static
 {
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<(), StoreError>;

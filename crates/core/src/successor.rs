@@ -81,6 +81,7 @@ pub(crate) fn open(
         expires_in: body.expires_in,
         scopes: body.scopes,
         refresh_token: Some(Secret::new(body.refresh_token)),
+        id_token: None,
     })
 }
 
@@ -96,6 +97,7 @@ mod tests {
             expires_in: 60,
             scopes: vec!["read".into()],
             refresh_token: Some(Secret::new("next refresh")),
+            id_token: None,
         }
     }
 

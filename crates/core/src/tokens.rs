@@ -11,7 +11,7 @@ use crate::error::GrantError;
 use crate::introspect::IntrospectionCache;
 use crate::keys::KeyRing;
 use crate::random::{hex_id, secret_token, Random};
-use crate::request::{AccessFormat, Grant, TokenGrant};
+use crate::request::{AccessFormat, TokenGrant};
 use crate::scope::{ScopeRegistry, USER_ID_SCOPE};
 use crate::secret::{Secret, SecretHasher};
 use crate::signin::SignIn;
@@ -56,7 +56,8 @@ impl Default for TokenSettings {
     }
 }
 
-/// Tokens a grant issued. `refresh_token` is absent for client_credentials.
+/// Tokens a grant issued. `refresh_token` is absent for client_credentials; `id_token` is
+/// present only for an authorization code granted with the `openid` scope.
 #[derive(Debug)]
 pub struct Issued {
     pub access_token: Secret,
@@ -64,6 +65,7 @@ pub struct Issued {
     pub expires_in: i64,
     pub scopes: Vec<String>,
     pub refresh_token: Option<Secret>,
+    pub id_token: Option<Secret>,
 }
 
 /// Where a request comes from, for throttling and audit; `now` is unix seconds.
@@ -208,29 +210,10 @@ impl<S: Store> TokenService<S> {
         request: TokenGrant,
         ctx: RequestContext,
     ) -> Result<Issued, GrantError> {
-        let client = client.client();
-        let format = request.format;
-        match request.grant {
-            Grant::Password {
-                username,
-                password,
-                scope,
-            } => {
-                self.password(client, &username, password, scope.as_deref(), format, ctx)
-                    .await
-            }
-            Grant::ClientCredentials { scope } => {
-                self.client_credentials(client, scope.as_deref(), format, ctx.now)
-                    .await
-            }
-            Grant::RefreshToken {
-                refresh_token,
-                scope,
-            } => {
-                self.refresh(client, refresh_token, scope.as_deref(), format, ctx.now)
-                    .await
-            }
-        }
+        request
+            .grant
+            .issue(self, client.client(), request.format, ctx)
+            .await
     }
 
     /// The client must be registered for `grant`, or the request is `unauthorized_client`.

@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 pub struct Discovery {
     /// The issuer identifier: the `iss` of every token (RFC 8414 §2).
     pub issuer: String,
+    /// The authorization endpoint's URL (RFC 6749 §3.1).
+    pub authorization_endpoint: String,
     /// The token endpoint's URL.
     pub token_endpoint: String,
+    /// The OpenID Connect UserInfo endpoint's URL.
+    pub userinfo_endpoint: String,
     /// The JWK Set's URL: the keys tokens are verified with.
     pub jwks_uri: String,
     /// The revocation endpoint's URL (RFC 7009).
@@ -18,6 +22,8 @@ pub struct Discovery {
     pub grant_types_supported: Vec<String>,
     /// The `response_type` values the authorization endpoint accepts.
     pub response_types_supported: Vec<String>,
+    /// The PKCE methods the authorization endpoint accepts (RFC 8414 §2, RFC 7636).
+    pub code_challenge_methods_supported: Vec<String>,
     /// The scopes clients may ask for.
     pub scopes_supported: Vec<String>,
     /// How clients may authenticate at the token endpoint (`client_secret_basic`, ...).

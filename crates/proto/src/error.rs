@@ -24,6 +24,10 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// The resource owner or the server refused (RFC 6749 §4.1.2.1).
     AccessDenied,
+    /// The authorization endpoint does not support this `response_type` (RFC 6749 §4.1.2.1).
+    UnsupportedResponseType,
+    /// The access token is unknown, expired, revoked or malformed (RFC 6750 §3.1).
+    InvalidToken,
     /// The server failed unexpectedly (RFC 6749 §4.1.2.1).
     ServerError,
     /// The server is overloaded or down for maintenance; try again later (RFC 6749 §4.1.2.1).
@@ -42,6 +46,8 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -11,12 +11,14 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod authorize;
 pub mod authz;
 mod discovery;
 mod error;
 mod introspection;
 mod token;
 
+pub use authorize::{AuthorizeRequest, UserInfo};
 pub use discovery::Discovery;
 pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::{IntrospectionRequest, IntrospectionResponse, RevocationRequest};

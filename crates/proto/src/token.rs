@@ -64,4 +64,8 @@ pub struct TokenResponse {
     /// A refresh token, when the grant issues one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// An OpenID Connect ID token (OpenID Connect Core §3.1.3.3), when an authorization code
+    /// granted the `openid` scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }

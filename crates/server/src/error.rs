@@ -6,9 +6,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use latchkey_authz::AuthzError;
+use latchkey_core::authorize::RedirectError;
 use latchkey_core::authz::AuthzServiceError;
 use latchkey_core::client_auth::PermissionError;
 use latchkey_core::error::GrantError;
+use latchkey_core::oidc::BearerError;
 use latchkey_proto::{ErrorCode, ErrorResponse};
 
 use crate::web::page::{self, ErrorPage};
@@ -20,9 +22,14 @@ pub struct ApiError {
     status: StatusCode,
     body: ErrorResponse,
     retry_after: Option<i64>,
-    /// RFC 6749 §5.2: a failed HTTP Basic authentication answers 401 with a challenge.
-    basic_challenge: bool,
+    /// `WWW-Authenticate`: after a failed HTTP Basic authentication (RFC 6749 §5.2) or a refused
+    /// Bearer token (RFC 6750 §3).
+    challenge: Option<&'static str>,
 }
+
+const BASIC_CHALLENGE: &str = "Basic realm=\"latchkey\"";
+const BEARER_CHALLENGE: &str = "Bearer realm=\"latchkey\"";
+const BEARER_INVALID: &str = "Bearer realm=\"latchkey\", error=\"invalid_token\"";
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Self {
@@ -30,7 +37,7 @@ impl ApiError {
             status,
             body: ErrorResponse::new(code, description),
             retry_after: None,
-            basic_challenge: false,
+            challenge: None,
         }
     }
 
@@ -44,11 +51,23 @@ impl ApiError {
 
     /// Marks that the client tried HTTP Basic, so `invalid_client` answers 401 + `WWW-Authenticate`.
     pub fn with_basic_challenge(mut self, used_basic: bool) -> Self {
-        self.basic_challenge = used_basic && self.body.error == ErrorCode::InvalidClient;
-        if self.basic_challenge {
+        if used_basic && self.body.error == ErrorCode::InvalidClient {
+            self.challenge = Some(BASIC_CHALLENGE);
             self.status = StatusCode::UNAUTHORIZED;
         }
         self
+    }
+
+    /// A request to a Bearer-protected endpoint without a token: 401 with a challenge that names
+    /// no error (RFC 6750 §3.1).
+    pub fn bearer_required() -> Self {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "a Bearer access token is required",
+        );
+        e.challenge = Some(BEARER_CHALLENGE);
+        e
     }
 }
 
@@ -78,7 +97,7 @@ impl From<GrantError> for ApiError {
             status,
             body: ErrorResponse::new(code, e.to_string()),
             retry_after,
-            basic_challenge: false,
+            challenge: None,
         }
     }
 }
@@ -126,6 +145,70 @@ impl From<AuthzServiceError> for ApiError {
     }
 }
 
+/// RFC 6750 §3.1: a refused token is 401 `invalid_token` with its challenge.
+impl From<BearerError> for ApiError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::InvalidToken => {
+                let mut out = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::InvalidToken,
+                    e.to_string(),
+                );
+                out.challenge = Some(BEARER_INVALID);
+                out
+            }
+            BearerError::Internal(source) => {
+                tracing::error!(error = %source, detail = ?source, "internal error on a Bearer endpoint");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::ServerError,
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+/// An authorization endpoint error for the client (RFC 6749 §4.1.2.1): the user goes back to the
+/// client's verified redirect URI with `error=` and `state`, never to a page of ours.
+#[derive(Debug)]
+pub struct ClientRedirect(pub RedirectError);
+
+impl IntoResponse for ClientRedirect {
+    fn into_response(self) -> Response {
+        found_at_client(&self.0.location())
+    }
+}
+
+/// `302 Found` to `location` at a client: the answer of the authorization endpoint, with or
+/// without a code (RFC 6749 §4.1.2). Nothing in it may be cached or leak through `Referer`.
+pub fn found_at_client(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            headers.insert(header::LOCATION, v);
+        }
+        Err(_) => {
+            tracing::error!("a client redirect URI is not a valid header value");
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::ServerError,
+                "internal error",
+            )
+            .into_response();
+        }
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
@@ -138,10 +221,10 @@ impl IntoResponse for ApiError {
                 headers.insert(header::RETRY_AFTER, v);
             }
         }
-        if self.basic_challenge {
+        if let Some(challenge) = self.challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"latchkey\""),
+                HeaderValue::from_static(challenge),
             );
         }
         response

@@ -81,6 +81,7 @@ pub async fn sweep<S: Store>(
         }
     }
     forget_successors(tokens, now, settings.batch).await;
+    purge_codes(tokens, now, settings.batch).await;
     purge_sessions(tokens, now, settings.batch).await;
     if let Err(e) = tokens.sign_in().refresh_decoys().await {
         tracing::warn!(error = %e, "janitor could not read the password hash mix");
@@ -139,6 +140,25 @@ async fn forget_successors<S: Store>(tokens: &TokenService<S>, now: i64, batch: 
             }
             Err(e) => {
                 tracing::warn!(error = %e, "janitor could not clear sealed successors");
+                break;
+            }
+        }
+    }
+}
+
+/// Authorization codes past the time a replay of them still matters.
+async fn purge_codes<S: Store>(tokens: &TokenService<S>, now: i64, batch: u32) {
+    loop {
+        match tokens.purge_codes(now, batch).await {
+            Ok(n) => {
+                metrics::counter!("latchkey_janitor_removed_total", "kind" => "authorization_codes")
+                    .increment(n);
+                if n < u64::from(batch) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "janitor could not purge authorization codes");
                 break;
             }
         }

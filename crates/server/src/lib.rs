@@ -35,7 +35,8 @@ pub use web::WebSettings;
 
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
-    use routes::webview;
+    use routes::userinfo;
+    use routes::{authorize, webview};
     use routes::{discovery, health, introspect, login, login_refresh, metrics, revoke, token};
     let cors = from_fn_with_state(
         web::cors::CorsOrigins::new(&state.web.cors_origins),
@@ -54,6 +55,14 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/login_refresh/", post(login_refresh::refresh::<S>))
         .route("/oauth2/login", post(webview::login::<S>))
         .route("/oauth2/login/", post(webview::login::<S>))
+        .route(
+            "/oauth2/authorize",
+            get(authorize::authorize_get::<S>).post(authorize::authorize_post::<S>),
+        )
+        .route(
+            "/oauth2/authorize/",
+            get(authorize::authorize_get::<S>).post(authorize::authorize_post::<S>),
+        )
         .layer(map_response(web::headers::secure));
     Router::new()
         .merge(browser)
@@ -63,6 +72,18 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/oauth2/revoke_token/", post(revoke::revoke::<S>))
         .route("/oauth2/introspect", post(introspect::introspect::<S>))
         .route("/oauth2/introspect/", post(introspect::introspect::<S>))
+        .route(
+            "/oauth2/userinfo",
+            get(userinfo::userinfo::<S>).post(userinfo::userinfo::<S>),
+        )
+        .route(
+            "/oauth2/userinfo/",
+            get(userinfo::userinfo::<S>).post(userinfo::userinfo::<S>),
+        )
+        // Where Open edX services that subclass edx-drf-extensions' BearerAuthentication
+        // (ecommerce) look for it.
+        .route("/oauth2/user_info", get(userinfo::userinfo::<S>))
+        .route("/oauth2/user_info/", get(userinfo::userinfo::<S>))
         .route("/oauth2/jwks.json", get(discovery::jwks::<S>))
         .route(
             "/.well-known/openid-configuration",

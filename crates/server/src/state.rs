@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use latchkey_core::authz::AuthzService;
 use latchkey_core::random::Random;
+use latchkey_core::request::Grant;
 use latchkey_core::session::Sessions;
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
@@ -85,12 +86,15 @@ pub fn discovery_document<S: Store>(tokens: &TokenService<S>) -> Discovery {
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let auth_methods = strings(&["client_secret_basic", "client_secret_post", "none"]);
     Discovery {
+        authorization_endpoint: format!("{base}/authorize"),
         token_endpoint: format!("{base}/access_token"),
+        userinfo_endpoint: format!("{base}/userinfo"),
         jwks_uri: format!("{base}/jwks.json"),
         revocation_endpoint: format!("{base}/revoke_token"),
         introspection_endpoint: format!("{base}/introspect"),
-        grant_types_supported: strings(&["password", "client_credentials", "refresh_token"]),
-        response_types_supported: vec![],
+        grant_types_supported: strings(Grant::SUPPORTED),
+        response_types_supported: strings(&["code"]),
+        code_challenge_methods_supported: strings(&["S256"]),
         scopes_supported: tokens.scopes().all().to_vec(),
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         revocation_endpoint_auth_methods_supported: auth_methods,
@@ -122,6 +126,8 @@ pub fn discovery_document<S: Store>(tokens: &TokenService<S>) -> Discovery {
             "family_name",
             "administrator",
             "superuser",
+            "auth_time",
+            "nonce",
         ]),
         issuer,
     }

@@ -17,6 +17,7 @@
 mod audit;
 mod authz;
 mod clients;
+mod codes;
 mod keys;
 mod sessions;
 mod tokens;

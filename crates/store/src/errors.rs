@@ -106,6 +106,17 @@ const UNIQUE: &[Unique] = &[
         sqlite_columns: "audit_events.id",
         conflict: None,
     },
+    Unique {
+        name: "authorization_codes_pkey",
+        sqlite_columns: "authorization_codes.hash",
+        conflict: None,
+    },
+    // Written only with ON CONFLICT: a second consent replaces the first.
+    Unique {
+        name: "consents_pkey",
+        sqlite_columns: "consents.user_id, consents.client_id",
+        conflict: None,
+    },
 ];
 
 /// The unique constraint this error violated, if it is a unique violation.
@@ -237,7 +248,8 @@ mod tests {
         .into_iter()
         .collect();
         s.pool().close().await;
-        sqlx::query(&format!("DROP DATABASE {name}"))
+        // FORCE: a closed pool's backends may still be exiting on a loaded machine.
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .execute(&mut conn)
             .await
             .unwrap();

@@ -117,6 +117,20 @@ async fn every_write_path_takes_its_turn() {
                         .unwrap();
                     assert_eq!(rotated, Rotation::Rotated);
                 }
+
+                let code_name = format!("code{i}");
+                s.insert_code(&code(&code_name, &c.id, u.id, 0))
+                    .await
+                    .unwrap();
+                assert!(s.take_code(&hash(&code_name), &f, 1).await.unwrap());
+                let consent = Consent {
+                    user_id: u.id,
+                    client_id: c.id.clone(),
+                    scopes: vec!["read".into()],
+                    granted_at: 1,
+                };
+                s.save_consent(&consent).await.unwrap();
+                s.save_consent(&consent).await.unwrap();
             })
         })
         .collect();
@@ -152,4 +166,6 @@ async fn every_write_path_takes_its_turn() {
     assert_eq!(count("refresh_families").await, n);
     assert_eq!(count("refresh_tokens").await, n * (1 + ROTATIONS));
     assert_eq!(count("access_tokens").await, n * (2 + ROTATIONS));
+    assert_eq!(count("authorization_codes").await, n);
+    assert_eq!(count("consents").await, n);
 }

@@ -70,6 +70,46 @@ pub struct AccessClaims {
     pub token_use: Option<String>,
 }
 
+/// The claims of an OpenID Connect ID token (OpenID Connect Core §2): who signed in, for which
+/// client, when; identity claims by scope as in [`AccessClaims`]. Unknown members are ignored
+/// when parsing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    /// Issuer: the same as access tokens'.
+    pub iss: String,
+    /// The user's stable anonymous id.
+    pub sub: String,
+    /// The client the ID token is for: its `client_id` (OpenID Connect Core §2).
+    pub aud: String,
+    /// Expiry, unix seconds.
+    pub exp: i64,
+    /// Issued at, unix seconds.
+    pub iat: i64,
+    /// When the user last authenticated, unix seconds.
+    pub auth_time: i64,
+    /// The `nonce` of the authorization request, unchanged; absent when it sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// The username; with scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// With scope `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// With scope `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Full name; with scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// With scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// With scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {

@@ -72,7 +72,7 @@ mod private_jwk;
 mod verify;
 
 pub use alg::Algorithm;
-pub use claims::{AccessClaims, JWT_VERSION};
+pub use claims::{AccessClaims, IdClaims, JWT_VERSION};
 pub use compact::{decode_header, split_for_cookies, Header};
 pub use error::{ParseAlgorithmError, TokenError, VerifyError};
 pub use jwk::{Jwk, JwkSet};

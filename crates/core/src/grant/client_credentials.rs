@@ -1,35 +1,49 @@
 //! RFC 6749 §4.4: a confidential client gets a token for itself, acting as its owning user.
 //! No refresh token (§4.4.3).
 
+use latchkey_proto::TokenRequest;
+
+use super::GrantKind;
 use crate::client::{Client, GrantType};
 use crate::error::GrantError;
 use crate::request::AccessFormat;
 use crate::store::Store;
-use crate::tokens::{AccessGrant, Issued, TokenService};
+use crate::tokens::{AccessGrant, Issued, RequestContext, TokenService};
 
-impl<S: Store> TokenService<S> {
-    pub(crate) async fn client_credentials(
-        &self,
+#[derive(Debug)]
+pub struct ClientCredentialsGrant {
+    scope: Option<String>,
+}
+
+impl GrantKind for ClientCredentialsGrant {
+    const NAME: &'static str = "client_credentials";
+
+    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+        Ok(ClientCredentialsGrant { scope: req.scope })
+    }
+
+    async fn issue<S: Store>(
+        self,
+        tokens: &TokenService<S>,
         client: &Client,
-        scope: Option<&str>,
         format: AccessFormat,
-        now: i64,
+        ctx: RequestContext,
     ) -> Result<Issued, GrantError> {
-        Self::require_grant_type(client, GrantType::ClientCredentials)?;
+        TokenService::<S>::require_grant_type(client, GrantType::ClientCredentials)?;
         if client.is_public() {
             return Err(GrantError::InvalidClient(
                 "client_credentials needs a confidential client",
             ));
         }
-        let scopes = self.scopes.resolve(scope, client)?;
-        let owner = self
+        let scopes = tokens.scopes.resolve(self.scope.as_deref(), client)?;
+        let owner = tokens
             .owner(client.owner)
             .await?
             .filter(|u| !u.disabled)
             .ok_or(GrantError::InvalidGrant(
                 "the client's owning user is disabled",
             ))?;
-        let access = self.mint_access(
+        let access = tokens.mint_access(
             &AccessGrant {
                 client,
                 user: &owner,
@@ -37,10 +51,10 @@ impl<S: Store> TokenService<S> {
                 format,
                 family_id: None,
             },
-            now,
+            ctx.now,
         )?;
         if let Some(row) = &access.row {
-            self.store.insert_access_token(row).await?;
+            tokens.store.insert_access_token(row).await?;
         }
         Ok(Issued {
             access_token: access.token,
@@ -48,6 +62,7 @@ impl<S: Store> TokenService<S> {
             expires_in: access.expires_in,
             scopes,
             refresh_token: None,
+            id_token: None,
         })
     }
 }

@@ -2,6 +2,9 @@
 //! apps sign in. The sign-in itself (throttling, the password check, what failures look like) is
 //! [`crate::signin`]'s; this grant turns its proof into a token pair.
 
+use latchkey_proto::TokenRequest;
+
+use super::{required, GrantKind};
 use crate::client::{Client, GrantType};
 use crate::error::GrantError;
 use crate::request::AccessFormat;
@@ -9,22 +12,42 @@ use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{Issued, RequestContext, TokenService};
 
-impl<S: Store> TokenService<S> {
-    pub(crate) async fn password(
-        &self,
+#[derive(Debug)]
+pub struct PasswordGrant {
+    login: String,
+    password: Secret,
+    scope: Option<String>,
+}
+
+impl GrantKind for PasswordGrant {
+    const NAME: &'static str = "password";
+
+    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+        Ok(PasswordGrant {
+            login: required(req.username, "username")?,
+            password: Secret::new(required(req.password, "password")?),
+            scope: req.scope,
+        })
+    }
+
+    async fn issue<S: Store>(
+        self,
+        tokens: &TokenService<S>,
         client: &Client,
-        login: &str,
-        password: Secret,
-        scope: Option<&str>,
         format: AccessFormat,
         ctx: RequestContext,
     ) -> Result<Issued, GrantError> {
-        Self::require_grant_type(client, GrantType::Password)?;
-        let scopes = self.scopes.resolve(scope, client)?;
-        let signed_in = self.sign_in.sign_in(login, password, ctx).await?;
+        TokenService::<S>::require_grant_type(client, GrantType::Password)?;
+        let scopes = tokens.scopes.resolve(self.scope.as_deref(), client)?;
+        let signed_in = tokens
+            .sign_in
+            .sign_in(&self.login, self.password, ctx)
+            .await?;
         let user = signed_in.user();
         tracing::info!(target: "audit", user_id = user.id.0, client_id = %client.id, "password sign-in");
-        self.start_family(client, user, scopes, format, ctx.now)
+        let family = tokens.new_family(client, user, ctx.now);
+        tokens
+            .start_family(family, client, user, scopes, format, ctx.now)
             .await
     }
 }

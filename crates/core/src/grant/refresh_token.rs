@@ -2,6 +2,9 @@
 //! new one in the same family. A second use inside the grace window gets the same successor pair;
 //! a use after it revokes the whole family. See docs/design/refresh-families.md.
 
+use latchkey_proto::TokenRequest;
+
+use super::{required, GrantKind};
 use crate::client::Client;
 use crate::error::GrantError;
 use crate::random::{hex_id, secret_token};
@@ -10,13 +13,48 @@ use crate::scope::narrow;
 use crate::secret::Secret;
 use crate::store::{AccessTokenRow, Family, NewRefresh, Rotation, Store};
 use crate::successor;
-use crate::tokens::{AccessGrant, Issued, TokenService};
+use crate::tokens::{AccessGrant, Issued, RequestContext, TokenService};
 use crate::user::User;
 
 const INVALID: &str = "refresh token is invalid, expired or revoked";
 
+#[derive(Debug)]
+pub struct RefreshTokenGrant {
+    refresh_token: Secret,
+    scope: Option<String>,
+}
+
+impl GrantKind for RefreshTokenGrant {
+    const NAME: &'static str = "refresh_token";
+
+    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+        Ok(RefreshTokenGrant {
+            refresh_token: Secret::new(required(req.refresh_token, "refresh_token")?),
+            scope: req.scope,
+        })
+    }
+
+    async fn issue<S: Store>(
+        self,
+        tokens: &TokenService<S>,
+        client: &Client,
+        format: AccessFormat,
+        ctx: RequestContext,
+    ) -> Result<Issued, GrantError> {
+        tokens
+            .refresh(
+                client,
+                self.refresh_token,
+                self.scope.as_deref(),
+                format,
+                ctx.now,
+            )
+            .await
+    }
+}
+
 impl<S: Store> TokenService<S> {
-    pub(crate) async fn refresh(
+    async fn refresh(
         &self,
         client: &Client,
         presented: Secret,
@@ -76,23 +114,28 @@ impl<S: Store> TokenService<S> {
         Err(GrantError::InvalidGrant(INVALID))
     }
 
-    /// Issues an access token and the first refresh token of a new family (password and
+    /// A new refresh family of `client` for `user`, not yet stored.
+    pub(crate) fn new_family(&self, client: &Client, user: &User, now: i64) -> Family {
+        Family {
+            id: hex_id(self.random.as_ref(), 16),
+            client_id: client.id.clone(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: self.settings.refresh_family_lifetime.map(|l| now + l),
+        }
+    }
+
+    /// Stores `family` with an access token and its first refresh token (password and
     /// authorization_code grants).
     pub(crate) async fn start_family(
         &self,
+        family: Family,
         client: &Client,
         user: &User,
         scopes: Vec<String>,
         format: AccessFormat,
         now: i64,
     ) -> Result<Issued, GrantError> {
-        let family = Family {
-            id: hex_id(self.random.as_ref(), 16),
-            client_id: client.id.clone(),
-            user_id: user.id,
-            created_at: now,
-            expires_at: self.settings.refresh_family_lifetime.map(|l| now + l),
-        };
         let pair = self.new_pair(client, user, scopes.clone(), &scopes, format, &family, now)?;
         self.store
             .start_family(&family, &pair.refresh, pair.access.as_ref())
@@ -148,6 +191,7 @@ impl<S: Store> TokenService<S> {
                 expires_in: access.expires_in,
                 scopes,
                 refresh_token: Some(refresh_token),
+                id_token: None,
             },
             refresh,
             access: access.row,

@@ -14,6 +14,7 @@ use crate::error::GrantError;
 use crate::secret::TokenHash;
 use crate::store::Store;
 use crate::tokens::TokenService;
+use crate::user::User;
 
 const TOKEN_TYPE_REFRESH: &str = "refresh_token";
 
@@ -61,12 +62,9 @@ impl<S: Store> TokenService<S> {
         now: i64,
     ) -> Result<IntrospectionResponse, GrantError> {
         if looks_like_jwt(token) {
-            let Some(claims) = self.verified_jwt(token, now) else {
+            let Some((claims, _)) = self.active_jwt(token, now).await? else {
                 return Ok(IntrospectionResponse::inactive());
             };
-            if self.store.is_jti_revoked(&claims.jti).await? || !self.user_active(&claims).await? {
-                return Ok(IntrospectionResponse::inactive());
-            }
             return Ok(IntrospectionResponse {
                 active: true,
                 scope: Some(claims.scopes.join(" ")),
@@ -152,12 +150,42 @@ impl<S: Store> TokenService<S> {
         self.introspected.forget_all();
     }
 
-    async fn user_active(&self, claims: &AccessClaims) -> Result<bool, GrantError> {
-        Ok(self
+    /// A JWT of ours that verifies now, is not revoked, and whose user is enabled: its claims
+    /// and its user.
+    async fn active_jwt(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<(AccessClaims, User)>, GrantError> {
+        let Some(claims) = self.verified_jwt(token, now) else {
+            return Ok(None);
+        };
+        if self.store.is_jti_revoked(&claims.jti).await? {
+            return Ok(None);
+        }
+        let user = self
             .store
             .user_by_login(&claims.preferred_username)
             .await?
-            .is_some_and(|u| !u.disabled && u.sub == claims.sub))
+            .filter(|u| !u.disabled && u.sub == claims.sub);
+        Ok(user.map(|u| (claims, u)))
+    }
+
+    /// The user and scopes of an access token of ours, JWT or opaque, that is active now (what
+    /// introspection would answer `active` for; refresh tokens are not access tokens).
+    pub(crate) async fn active_access(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<(User, Vec<String>)>, GrantError> {
+        if looks_like_jwt(token) {
+            let found = self.active_jwt(token, now).await?;
+            return Ok(found.map(|(claims, user)| (user, claims.scopes)));
+        }
+        let found = self.store.access_token(&self.hasher.hash(token)).await?;
+        Ok(found
+            .filter(|(row, user)| !row.revoked && row.expires_at > now && !user.disabled)
+            .map(|(row, user)| (user, row.scopes)))
     }
 
     /// RFC 7009. A refresh token takes its whole family with it; an access token is marked revoked

@@ -1,5 +1,6 @@
 //! One module per endpoint family.
 
+pub mod authorize;
 pub mod authz;
 pub mod discovery;
 pub mod health;
@@ -9,6 +10,7 @@ pub mod login_refresh;
 pub mod metrics;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 pub mod webview;
 
 use axum::http::HeaderMap;

@@ -25,7 +25,7 @@ pub async fn token<S: Store>(
     let body_secret = form.client_secret.take();
     let header_type = headers.get("x-token-type").and_then(|v| v.to_str().ok());
     let grant = TokenGrant::parse(form, header_type)?;
-    let grant_name = grant_label(&grant);
+    let grant_name = grant.grant.name();
     let result = async {
         let client = authenticate(&state, &headers, body_id, body_secret).await?;
         let ctx = RequestContext { now: now(), ip };
@@ -47,16 +47,8 @@ pub async fn token<S: Store>(
         expires_in: issued.expires_in,
         scope: issued.scopes.join(" "),
         refresh_token: issued.refresh_token.map(|r| r.expose().to_owned()),
+        id_token: issued.id_token.map(|t| t.expose().to_owned()),
     };
     // RFC 6749 §5.1.
     Ok(no_store(Json(body).into_response()))
-}
-
-fn grant_label(grant: &TokenGrant) -> &'static str {
-    use latchkey_core::request::Grant;
-    match grant.grant {
-        Grant::Password { .. } => "password",
-        Grant::ClientCredentials { .. } => "client_credentials",
-        Grant::RefreshToken { .. } => "refresh_token",
-    }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 mod authz;
+mod codes;
 mod dump;
 mod sessions;
 
@@ -15,6 +16,7 @@ use latchkey_core::user::{User, UserId};
 use latchkey_token::Algorithm;
 
 pub use authz::*;
+pub use codes::*;
 pub use dump::*;
 pub use sessions::*;
 
@@ -769,6 +771,10 @@ macro_rules! suite {
             only_the_newest_rotation_keeps_its_sealed_successor,
             a_revocation_racing_a_rotation_leaves_nothing_live,
             the_password_mix_counts_django_hashes,
+            codes_round_trip_and_are_taken_once,
+            concurrent_takes_of_a_code_have_one_winner,
+            codes_are_purged_by_expiry_in_batches,
+            consent_is_remembered_per_user_and_client_and_revocable,
             sessions_are_found_by_hash_with_their_user,
             touching_moves_the_idle_end_forward_only,
             sessions_end_one_by_one_or_per_user,
