@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { COOKIES, cookieJar, signIn, startWorld } from './harness.mjs';
+import { COOKIES, authorizeUrl, cookieJar, pkce, signIn, startWorld } from './harness.mjs';
 
 let world;
 before(async () => {
@@ -71,5 +71,30 @@ test('a logout form posted from another site is refused', async () => {
   const response = await forge(page, attacker, '/logout');
   assert.equal(response.status(), 403);
   assert.equal(await sessionAlive(context), true);
+  await context.close();
+});
+
+test('a consent form posted from another origin of the same site is refused and grants nothing', async () => {
+  const { lk, sibling, users, clients, client } = world;
+  const context = await world.browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, lk, users.alice);
+  const params = {
+    response_type: 'code',
+    client_id: clients.app.clientId,
+    redirect_uri: world.redirectUri,
+    scope: 'profile email',
+    state: 'forged',
+    code_challenge: pkce().challenge,
+    code_challenge_method: 'S256',
+  };
+  const hits = client.hits.length;
+  const response = await forge(page, sibling, '/oauth2/authorize', { ...params, decision: 'allow' });
+  assert.equal(response.status(), 403);
+  assert.equal(client.hits.length, hits, 'no code reached the client');
+  // Nothing was remembered: the user is still asked.
+  await page.goto(authorizeUrl(world, params));
+  await page.getByRole('button', { name: /allow/i }).waitFor();
+  assert.equal(client.hits.length, hits);
   await context.close();
 });

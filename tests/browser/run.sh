@@ -45,12 +45,16 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
     echo "$wanted" > "$stamp"
 fi
 
-# The scenario files that run. Each needs the server features it drives to be there.
+# The scenario files (each starts its own server and browser).
 SCENARIOS=(
     harness.test.mjs
+    code_flow.test.mjs
     jwt_cookies.test.mjs
     csrf.test.mjs
+    redirect_uri.test.mjs
     cors.test.mjs
+    pages.test.mjs
+    webview.test.mjs
 )
 
 cd "$HERE"
