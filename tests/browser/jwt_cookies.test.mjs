@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { COOKIES, JWT_LIFETIME, cookieJar, setCookies, signIn, startWorld, verifyJwt } from './harness.mjs';
+import { COOKIES, JWT_LIFETIME, cookieJar, fillLogin, setCookies, signIn, startWorld, verifyJwt } from './harness.mjs';
 
 let world;
 before(async () => {
@@ -145,9 +145,8 @@ test('login, JWT cookies, a page script, login_refresh and logout', async () => 
   const out = await post(page, '/logout', { 'X-CSRFToken': token });
   assert.ok(out.status < 400, `logout answered ${out.status}: ${JSON.stringify(out.body)}`);
   const left = await cookieJar(context, lk);
-  for (const name of [COOKIES.session, COOKIES.headerPayload, COOKIES.signature]) {
-    assert.equal(left[name], undefined, `${name} is gone after logout`);
-  }
+  // Every cookie Latchkey set, the CSRF one included (a new sign-in gets a new secret anyway).
+  assert.deepEqual(Object.keys(left), [], 'no cookie of Latchkey is left after logout');
 
   // --- the session is over on the server too: a refresh is refused.
   const refused = await post(page, '/login_refresh');
@@ -169,5 +168,21 @@ test('login_refresh with a stale session cookie answers 401 and deletes the JWT 
   const left = await cookieJar(context, lk);
   assert.equal(left[COOKIES.headerPayload], undefined);
   assert.equal(left[COOKIES.signature], undefined);
+  await context.close();
+});
+
+test('"keep me signed in" makes the session cookie outlive the browser: 14 days', async () => {
+  const { lk, users } = world;
+  const context = await world.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(lk.url('/login'));
+  await page.getByLabel(/keep me signed in|remember/i).check();
+  const login = await fillLogin(page, users.bob);
+  assert.equal(login.status(), 302);
+  const session = byName(await setCookies(login))[COOKIES.session];
+  assert.equal(Number(session.attributes['max-age']), 14 * 24 * 3600);
+  assert.equal(session.attributes.httponly, true);
+  const kept = (await cookieJar(context, lk))[COOKIES.session];
+  assert.ok(kept.expires > Date.now() / 1000 + 13 * 24 * 3600, 'the browser keeps it for days');
   await context.close();
 });
