@@ -9,7 +9,7 @@ use std::time::Duration;
 use latchkey_proto::ErrorCode;
 
 use crate::client::{Client, ClientKind, Permission};
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::secret::{Secret, SecretHasher};
 use crate::store::ClientStore;
 
@@ -26,7 +26,7 @@ impl ClientCredentials {
         basic: Option<(String, Secret)>,
         body_id: Option<String>,
         body_secret: Option<String>,
-    ) -> Result<Self, GrantError> {
+    ) -> Result<Self, OAuthError> {
         let body_id = body_id.filter(|s| !s.is_empty());
         let body_secret = body_secret.filter(|s| !s.is_empty());
         match basic {
@@ -34,12 +34,12 @@ impl ClientCredentials {
                 // `Basic base64("id:")` carries no secret, as an empty `client_secret` carries none.
                 let secret = Some(secret).filter(|s| !s.expose().is_empty());
                 if body_secret.is_some() {
-                    return Err(GrantError::InvalidRequest(
+                    return Err(OAuthError::InvalidRequest(
                         "client authenticated by both HTTP Basic and the request body".into(),
                     ));
                 }
                 if body_id.as_deref().is_some_and(|b| b != id) {
-                    return Err(GrantError::InvalidRequest(
+                    return Err(OAuthError::InvalidRequest(
                         "client_id in the body differs from HTTP Basic".into(),
                     ));
                 }
@@ -53,7 +53,7 @@ impl ClientCredentials {
                     client_id: id,
                     secret: body_secret.map(Secret::new),
                 }),
-                None => Err(GrantError::InvalidClient(
+                None => Err(OAuthError::InvalidClient(
                     "client authentication is required",
                 )),
             },
@@ -146,11 +146,11 @@ impl ClientCache {
         store: &S,
         hasher: &SecretHasher,
         creds: &ClientCredentials,
-    ) -> Result<AuthenticatedClient, GrantError> {
+    ) -> Result<AuthenticatedClient, OAuthError> {
         let client = self
             .get(store, &creds.client_id)
             .await?
-            .ok_or(GrantError::InvalidClient("client authentication failed"))?;
+            .ok_or(OAuthError::InvalidClient("client authentication failed"))?;
         verify_client(Client::clone(&client), hasher, creds)
     }
 
@@ -165,13 +165,13 @@ pub fn verify_client(
     client: Client,
     hasher: &SecretHasher,
     creds: &ClientCredentials,
-) -> Result<AuthenticatedClient, GrantError> {
+) -> Result<AuthenticatedClient, OAuthError> {
     match (&client.kind, &creds.secret) {
         (ClientKind::Public, None) => Ok(AuthenticatedClient(client)),
         // Said as for an unknown client: a distinct answer would confirm that the id exists and
         // is public.
         (ClientKind::Public, Some(_)) => {
-            Err(GrantError::InvalidClient("client authentication failed"))
+            Err(OAuthError::InvalidClient("client authentication failed"))
         }
         (ClientKind::Confidential { secret_hash, .. }, Some(secret))
             if hasher.matches(secret.expose(), secret_hash) =>
@@ -179,7 +179,7 @@ pub fn verify_client(
             Ok(AuthenticatedClient(client))
         }
         (ClientKind::Confidential { .. }, _) => {
-            Err(GrantError::InvalidClient("client authentication failed"))
+            Err(OAuthError::InvalidClient("client authentication failed"))
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The errors a grant can end in. Each maps to exactly one RFC 6749 §5.2 code (in [`GrantError::code`]);
-//! what a client may read is the `Display` text, and operator detail stays in the source chain.
+//! The errors an OAuth2 endpoint can end in. Each maps to exactly one RFC 6749 §5.2 code (in
+//! [`OAuthError::code`]); what a client may read is the `Display` text, and operator detail stays
+//! in the source chain.
 
 use latchkey_proto::ErrorCode;
 
@@ -11,8 +12,10 @@ use crate::scope::ScopeError;
 use crate::signin::SignInError;
 use crate::store::StoreError;
 
+/// An RFC 6749 §5.2 error, as every OAuth2 endpoint answers: the token endpoint's grants, client
+/// authentication, introspection, revocation, userinfo. `code()` is its `error` value.
 #[derive(Debug, thiserror::Error)]
-pub enum GrantError {
+pub enum OAuthError {
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]
@@ -56,58 +59,58 @@ pub enum InternalError {
     Blocking(String),
 }
 
-impl From<StoreError> for GrantError {
+impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        GrantError::Internal(e.into())
+        OAuthError::Internal(e.into())
     }
 }
 
-impl From<KeyError> for GrantError {
+impl From<KeyError> for OAuthError {
     fn from(e: KeyError) -> Self {
-        GrantError::Internal(e.into())
+        OAuthError::Internal(e.into())
     }
 }
 
-impl From<latchkey_token::TokenError> for GrantError {
+impl From<latchkey_token::TokenError> for OAuthError {
     fn from(e: latchkey_token::TokenError) -> Self {
-        GrantError::Internal(e.into())
+        OAuthError::Internal(e.into())
     }
 }
 
-impl From<PasswordError> for GrantError {
+impl From<PasswordError> for OAuthError {
     fn from(e: PasswordError) -> Self {
-        GrantError::Internal(e.into())
+        OAuthError::Internal(e.into())
     }
 }
 
-impl From<SignInError> for GrantError {
+impl From<SignInError> for OAuthError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::BadCredentials => GrantError::InvalidGrant("invalid username or password"),
-            SignInError::Throttled { retry_after } => GrantError::Throttled { retry_after },
-            SignInError::Busy { retry_after } => GrantError::Unavailable { retry_after },
-            SignInError::Internal(e) => GrantError::Internal(e),
+            SignInError::BadCredentials => OAuthError::InvalidGrant("invalid username or password"),
+            SignInError::Throttled { retry_after } => OAuthError::Throttled { retry_after },
+            SignInError::Busy { retry_after } => OAuthError::Unavailable { retry_after },
+            SignInError::Internal(e) => OAuthError::Internal(e),
         }
     }
 }
 
-impl GrantError {
+impl OAuthError {
     /// The RFC 6749 §5.2 `error` value.
     pub fn code(&self) -> ErrorCode {
         match self {
-            GrantError::InvalidRequest(_) => ErrorCode::InvalidRequest,
-            GrantError::InvalidClient(_) => ErrorCode::InvalidClient,
-            GrantError::InvalidGrant(_) => ErrorCode::InvalidGrant,
-            GrantError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
-            GrantError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
-            GrantError::InvalidScope(_) => ErrorCode::InvalidScope,
-            GrantError::Permission(e) => e.code(),
-            GrantError::Pkce(PkceError::VerifierSyntax) => ErrorCode::InvalidRequest,
-            GrantError::Pkce(_) => ErrorCode::InvalidGrant,
-            GrantError::Throttled { .. } | GrantError::Unavailable { .. } => {
+            OAuthError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            OAuthError::InvalidClient(_) => ErrorCode::InvalidClient,
+            OAuthError::InvalidGrant(_) => ErrorCode::InvalidGrant,
+            OAuthError::UnauthorizedClient(_) => ErrorCode::UnauthorizedClient,
+            OAuthError::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
+            OAuthError::InvalidScope(_) => ErrorCode::InvalidScope,
+            OAuthError::Permission(e) => e.code(),
+            OAuthError::Pkce(PkceError::VerifierSyntax) => ErrorCode::InvalidRequest,
+            OAuthError::Pkce(_) => ErrorCode::InvalidGrant,
+            OAuthError::Throttled { .. } | OAuthError::Unavailable { .. } => {
                 ErrorCode::TemporarilyUnavailable
             }
-            GrantError::Internal(_) => ErrorCode::ServerError,
+            OAuthError::Internal(_) => ErrorCode::ServerError,
         }
     }
 }

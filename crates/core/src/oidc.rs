@@ -6,7 +6,7 @@ use latchkey_proto::UserInfo;
 use latchkey_token::IdClaims;
 
 use crate::client::Client;
-use crate::error::{GrantError, InternalError};
+use crate::error::{InternalError, OAuthError};
 use crate::scope::OPENID_SCOPE;
 use crate::secret::Secret;
 use crate::store::{CodeRow, Store, StoreError};
@@ -22,10 +22,10 @@ pub enum BearerError {
     Internal(#[source] InternalError),
 }
 
-impl From<GrantError> for BearerError {
-    fn from(e: GrantError) -> Self {
+impl From<OAuthError> for BearerError {
+    fn from(e: OAuthError) -> Self {
         match e {
-            GrantError::Internal(e) => BearerError::Internal(e),
+            OAuthError::Internal(e) => BearerError::Internal(e),
             _ => BearerError::InvalidToken,
         }
     }
@@ -47,7 +47,7 @@ impl<S: Store> TokenService<S> {
         user: &User,
         code: &CodeRow,
         now: i64,
-    ) -> Result<Option<Secret>, GrantError> {
+    ) -> Result<Option<Secret>, OAuthError> {
         let has = |s: &str| code.scopes.iter().any(|x| x == s);
         if !has(OPENID_SCOPE) {
             return Ok(None);

@@ -2,7 +2,7 @@
 
 use latchkey_proto::TokenRequest;
 
-use crate::error::GrantError;
+use crate::error::OAuthError;
 pub use crate::grant::Grant;
 
 /// The access token's form. JWT is what Open edX clients ask for with `token_type=jwt`; opaque
@@ -34,7 +34,7 @@ impl TokenGrant {
     pub fn parse(
         mut req: TokenRequest,
         header_token_type: Option<&str>,
-    ) -> Result<Self, GrantError> {
+    ) -> Result<Self, OAuthError> {
         let format = match req.token_type.as_deref().or(header_token_type) {
             Some(t) if t.eq_ignore_ascii_case("jwt") => AccessFormat::Jwt,
             _ => AccessFormat::Opaque,
@@ -43,7 +43,7 @@ impl TokenGrant {
             .grant_type
             .take()
             .filter(|g| !g.is_empty())
-            .ok_or_else(|| GrantError::InvalidRequest("missing grant_type".into()))?;
+            .ok_or_else(|| OAuthError::InvalidRequest("missing grant_type".into()))?;
         let grant = Grant::parse(&grant_type, req)?;
         Ok(TokenGrant { grant, format })
     }
@@ -87,6 +87,6 @@ mod tests {
         let err = TokenGrant::parse(TokenRequest::default(), None).unwrap_err();
         assert_eq!(err.to_string(), "missing grant_type");
         let err = TokenGrant::parse(req("implicit"), None).unwrap_err();
-        assert!(matches!(err, GrantError::UnsupportedGrantType(g) if g == "implicit"));
+        assert!(matches!(err, OAuthError::UnsupportedGrantType(g) if g == "implicit"));
     }
 }

@@ -6,7 +6,7 @@
 
 use latchkey_token::AccessClaims;
 
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::random::hex_id;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -33,9 +33,9 @@ impl<S: Store> TokenService<S> {
         client_id: &str,
         lifetime: i64,
         now: i64,
-    ) -> Result<SessionJwt, GrantError> {
+    ) -> Result<SessionJwt, OAuthError> {
         if user.disabled {
-            return Err(GrantError::InvalidGrant("the user is disabled"));
+            return Err(OAuthError::InvalidGrant("the user is disabled"));
         }
         let mut claims = identity_claims(user, SCOPES.iter().map(|s| s.to_string()).collect());
         claims.iss = self.settings.issuer.clone();
@@ -64,7 +64,7 @@ impl<S: Store> TokenService<S> {
         user: UserId,
         client_id: &str,
         now: i64,
-    ) -> Result<bool, GrantError> {
+    ) -> Result<bool, OAuthError> {
         let ring = self.keys.current();
         let Ok(claims) =
             latchkey_token::verify::<AccessClaims>(token, &ring.verifying, &self.validation, now)

@@ -8,7 +8,7 @@
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use zeroize::Zeroizing;
 
-use crate::error::{GrantError, InternalError};
+use crate::error::{InternalError, OAuthError};
 use crate::random::Random;
 use crate::request::AccessFormat;
 use crate::secret::{Secret, SecretHasher};
@@ -23,10 +23,10 @@ struct Sealed {
     refresh_token: String,
 }
 
-fn key_for(hasher: &SecretHasher, presented: &Secret) -> Result<LessSafeKey, GrantError> {
+fn key_for(hasher: &SecretHasher, presented: &Secret) -> Result<LessSafeKey, OAuthError> {
     let key = hasher.derive_key("latchkey refresh successor v2", presented.expose());
     let unbound = UnboundKey::new(&AES_256_GCM, key.as_ref())
-        .map_err(|_| GrantError::Internal(InternalError::Successor))?;
+        .map_err(|_| OAuthError::Internal(InternalError::Successor))?;
     Ok(LessSafeKey::new(unbound))
 }
 
@@ -35,8 +35,8 @@ pub(crate) fn seal(
     presented: &Secret,
     pair: &Issued,
     random: &dyn Random,
-) -> Result<Vec<u8>, GrantError> {
-    let fail = || GrantError::Internal(InternalError::Successor);
+) -> Result<Vec<u8>, OAuthError> {
+    let fail = || OAuthError::Internal(InternalError::Successor);
     let body = Sealed {
         access_token: pair.access_token.expose().to_owned(),
         format: pair.format,
@@ -63,8 +63,8 @@ pub(crate) fn open(
     hasher: &SecretHasher,
     presented: &Secret,
     sealed: &[u8],
-) -> Result<Issued, GrantError> {
-    let fail = || GrantError::Internal(InternalError::Successor);
+) -> Result<Issued, OAuthError> {
+    let fail = || OAuthError::Internal(InternalError::Successor);
     if sealed.len() < NONCE_LEN {
         return Err(fail());
     }

@@ -7,7 +7,7 @@ use latchkey_token::{AccessClaims, JWT_VERSION};
 
 use crate::client::Client;
 use crate::client_auth::{AuthenticatedClient, ClientCache, ClientCredentials};
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::introspect::IntrospectionCache;
 use crate::keys::KeyRing;
 use crate::random::{hex_id, secret_token, Random};
@@ -171,7 +171,7 @@ impl<S: Store> TokenService<S> {
     pub async fn authenticate(
         &self,
         creds: &ClientCredentials,
-    ) -> Result<AuthenticatedClient, GrantError> {
+    ) -> Result<AuthenticatedClient, OAuthError> {
         self.clients
             .authenticate(self.store.as_ref(), &self.hasher, creds)
             .await
@@ -209,7 +209,7 @@ impl<S: Store> TokenService<S> {
         client: &AuthenticatedClient,
         request: TokenGrant,
         ctx: RequestContext,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         request
             .grant
             .issue(self, client.client(), request.format, ctx)
@@ -220,11 +220,11 @@ impl<S: Store> TokenService<S> {
     pub(crate) fn require_grant_type(
         client: &Client,
         grant: crate::client::GrantType,
-    ) -> Result<(), GrantError> {
+    ) -> Result<(), OAuthError> {
         if client.grant_type == grant {
             Ok(())
         } else {
-            Err(GrantError::UnauthorizedClient(format!(
+            Err(OAuthError::UnauthorizedClient(format!(
                 "this client is registered for the {} grant, not {}",
                 client.grant_type.oauth_name(),
                 grant.oauth_name()
@@ -237,7 +237,7 @@ impl<S: Store> TokenService<S> {
         &self,
         grant: &AccessGrant<'_>,
         now: i64,
-    ) -> Result<MintedAccess, GrantError> {
+    ) -> Result<MintedAccess, OAuthError> {
         let jti = hex_id(self.random.as_ref(), 16);
         match grant.format {
             AccessFormat::Jwt => {
@@ -315,15 +315,15 @@ impl<S: Store> TokenService<S> {
         audience: Option<String>,
         lifetime: i64,
         now: i64,
-    ) -> Result<String, GrantError> {
+    ) -> Result<String, OAuthError> {
         if lifetime < 1 || lifetime > self.settings.service_jwt_max_lifetime {
-            return Err(GrantError::InvalidRequest(format!(
+            return Err(OAuthError::InvalidRequest(format!(
                 "lifetime must be between 1 and {} seconds",
                 self.settings.service_jwt_max_lifetime
             )));
         }
         if user.disabled {
-            return Err(GrantError::InvalidGrant("the user is disabled"));
+            return Err(OAuthError::InvalidGrant("the user is disabled"));
         }
         let scopes = scopes.unwrap_or_else(|| vec!["email".into(), "profile".into()]);
         if let Some(bad) = scopes.iter().find(|s| !self.scopes.contains(s)) {

@@ -9,7 +9,7 @@ use latchkey_authz::AuthzError;
 use latchkey_core::authorize::RedirectError;
 use latchkey_core::authz::AuthzServiceError;
 use latchkey_core::client_auth::PermissionError;
-use latchkey_core::error::GrantError;
+use latchkey_core::error::OAuthError;
 use latchkey_core::oidc::BearerError;
 use latchkey_proto::{ErrorCode, ErrorResponse};
 
@@ -71,24 +71,24 @@ impl ApiError {
     }
 }
 
-impl From<GrantError> for ApiError {
-    fn from(e: GrantError) -> Self {
-        if let GrantError::Permission(e) = e {
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        if let OAuthError::Permission(e) = e {
             return e.into();
         }
         let code = e.code();
         let status = match &e {
-            GrantError::Internal(source) => {
+            OAuthError::Internal(source) => {
                 tracing::error!(error = %source, detail = ?source, "internal error on an OAuth2 endpoint");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            GrantError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GrantError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            GrantError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OAuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::BAD_REQUEST,
         };
         let retry_after = match &e {
-            GrantError::Throttled { retry_after } | GrantError::Unavailable { retry_after } => {
+            OAuthError::Throttled { retry_after } | OAuthError::Unavailable { retry_after } => {
                 Some(*retry_after)
             }
             _ => None,

@@ -4,7 +4,7 @@
 //! before, or that the client may skip the question.
 
 use crate::authorize::Authorization;
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::store::{Consent, Store};
 use crate::tokens::TokenService;
 use crate::user::{User, UserId};
@@ -34,7 +34,7 @@ impl<S: Store> TokenService<S> {
         &self,
         authorization: &'a Authorization,
         user: &'a User,
-    ) -> Result<Option<Consented<'a>>, GrantError> {
+    ) -> Result<Option<Consented<'a>>, OAuthError> {
         let proof = Consented {
             authorization,
             user,
@@ -62,7 +62,7 @@ impl<S: Store> TokenService<S> {
         authorization: &'a Authorization,
         user: &'a User,
         now: i64,
-    ) -> Result<Consented<'a>, GrantError> {
+    ) -> Result<Consented<'a>, OAuthError> {
         let client_id = &authorization.client.id;
         let mut scopes = self
             .store
@@ -91,12 +91,12 @@ impl<S: Store> TokenService<S> {
 
     /// Forgets what `user` granted `client_id`: the next authorization asks again. Tokens already
     /// issued stay valid until they expire or are revoked.
-    pub async fn revoke_consent(&self, user: UserId, client_id: &str) -> Result<bool, GrantError> {
+    pub async fn revoke_consent(&self, user: UserId, client_id: &str) -> Result<bool, OAuthError> {
         Ok(self.store.revoke_consent(user, client_id).await?)
     }
 
     /// Every client `user` consented to, and what they granted it.
-    pub async fn consents(&self, user: UserId) -> Result<Vec<Consent>, GrantError> {
+    pub async fn consents(&self, user: UserId) -> Result<Vec<Consent>, OAuthError> {
         Ok(self.store.consents(user).await?)
     }
 }

@@ -15,7 +15,7 @@ pub(crate) use pkce::check as check_pkce;
 pub use pkce::{CodeChallenge, PkceError};
 
 use crate::client::{Client, GrantType};
-use crate::error::{GrantError, InternalError};
+use crate::error::{InternalError, OAuthError};
 use crate::random::secret_token;
 use crate::secret::Secret;
 use crate::store::{CodeRow, Store, StoreError};
@@ -245,7 +245,7 @@ impl<S: Store> TokenService<S> {
         consented: &Consented<'_>,
         auth_time: i64,
         now: i64,
-    ) -> Result<Secret, GrantError> {
+    ) -> Result<Secret, OAuthError> {
         let (auth, user) = (consented.authorization(), consented.user());
         let code = secret_token(self.random.as_ref());
         self.store

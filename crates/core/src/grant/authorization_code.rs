@@ -12,7 +12,7 @@ use latchkey_proto::TokenRequest;
 use super::{required, GrantKind};
 use crate::authorize::{check_pkce, CodeChallenge};
 use crate::client::{Client, GrantType};
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::request::AccessFormat;
 use crate::secret::{Secret, TokenHash};
 use crate::store::{CodeRow, Store};
@@ -30,7 +30,7 @@ pub struct AuthorizationCodeGrant {
 impl GrantKind for AuthorizationCodeGrant {
     const NAME: &'static str = "authorization_code";
 
-    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+    fn parse(req: TokenRequest) -> Result<Self, OAuthError> {
         Ok(AuthorizationCodeGrant {
             code: Secret::new(required(req.code, "code")?),
             redirect_uri: required(req.redirect_uri, "redirect_uri")?,
@@ -44,34 +44,34 @@ impl GrantKind for AuthorizationCodeGrant {
         client: &Client,
         format: AccessFormat,
         ctx: RequestContext,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         TokenService::<S>::require_grant_type(client, GrantType::AuthorizationCode)?;
         let hash = tokens.hasher.hash(self.code.expose());
         let code = tokens
             .store
             .code(&hash)
             .await?
-            .ok_or(GrantError::InvalidGrant(INVALID))?;
+            .ok_or(OAuthError::InvalidGrant(INVALID))?;
         if code.used_at.is_some() {
             tokens.code_replayed(&code, ctx.now).await?;
-            return Err(GrantError::InvalidGrant(INVALID));
+            return Err(OAuthError::InvalidGrant(INVALID));
         }
         if code.expires_at <= ctx.now || code.client_id != client.id {
-            return Err(GrantError::InvalidGrant(INVALID));
+            return Err(OAuthError::InvalidGrant(INVALID));
         }
         if code.redirect_uri != self.redirect_uri {
-            return Err(GrantError::InvalidGrant(
+            return Err(OAuthError::InvalidGrant(
                 "redirect_uri differs from the authorization request's",
             ));
         }
         let challenge = code.code_challenge.clone().map(CodeChallenge::stored);
-        check_pkce(challenge.as_ref(), self.code_verifier.as_deref()).map_err(GrantError::Pkce)?;
+        check_pkce(challenge.as_ref(), self.code_verifier.as_deref()).map_err(OAuthError::Pkce)?;
         let user = tokens
             .store
             .user_by_id(code.user_id)
             .await?
             .filter(|u| !u.disabled)
-            .ok_or(GrantError::InvalidGrant("this account is disabled"))?;
+            .ok_or(OAuthError::InvalidGrant("this account is disabled"))?;
         let family = tokens.new_family(client, &user, ctx.now);
         let family_id = family.id.clone();
         let mut issued = tokens
@@ -82,7 +82,7 @@ impl GrantKind for AuthorizationCodeGrant {
             // never handed out, and the winner's tokens go as for any replay.
             tokens.revoke_family(&family_id, ctx.now).await?;
             tokens.replay_after_race(&hash, ctx.now).await?;
-            return Err(GrantError::InvalidGrant(INVALID));
+            return Err(OAuthError::InvalidGrant(INVALID));
         }
         issued.id_token = tokens.id_token(client, &user, &code, ctx.now)?;
         tracing::info!(target: "audit", user_id = user.id.0, client_id = %client.id,
@@ -93,7 +93,7 @@ impl GrantKind for AuthorizationCodeGrant {
 
 impl<S: Store> TokenService<S> {
     /// A used code came back: revokes the family its first exchange started (RFC 6749 §4.1.2).
-    async fn code_replayed(&self, code: &CodeRow, now: i64) -> Result<(), GrantError> {
+    async fn code_replayed(&self, code: &CodeRow, now: i64) -> Result<(), OAuthError> {
         if let Some(family) = &code.family_id {
             self.revoke_family(family, now).await?;
         }
@@ -104,7 +104,7 @@ impl<S: Store> TokenService<S> {
 
     /// The take failed: if another exchange used the code, this one was a replay of it (else
     /// the code expired meanwhile, and nothing was handed out).
-    async fn replay_after_race(&self, hash: &TokenHash, now: i64) -> Result<(), GrantError> {
+    async fn replay_after_race(&self, hash: &TokenHash, now: i64) -> Result<(), OAuthError> {
         match self.store.code(hash).await? {
             Some(code) if code.used_at.is_some() => self.code_replayed(&code, now).await,
             _ => Ok(()),

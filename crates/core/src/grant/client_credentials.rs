@@ -5,7 +5,7 @@ use latchkey_proto::TokenRequest;
 
 use super::GrantKind;
 use crate::client::{Client, GrantType};
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::request::AccessFormat;
 use crate::store::Store;
 use crate::tokens::{AccessGrant, Issued, RequestContext, TokenService};
@@ -18,7 +18,7 @@ pub struct ClientCredentialsGrant {
 impl GrantKind for ClientCredentialsGrant {
     const NAME: &'static str = "client_credentials";
 
-    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+    fn parse(req: TokenRequest) -> Result<Self, OAuthError> {
         Ok(ClientCredentialsGrant { scope: req.scope })
     }
 
@@ -28,10 +28,10 @@ impl GrantKind for ClientCredentialsGrant {
         client: &Client,
         format: AccessFormat,
         ctx: RequestContext,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         TokenService::<S>::require_grant_type(client, GrantType::ClientCredentials)?;
         if client.is_public() {
-            return Err(GrantError::InvalidClient(
+            return Err(OAuthError::InvalidClient(
                 "client_credentials needs a confidential client",
             ));
         }
@@ -40,7 +40,7 @@ impl GrantKind for ClientCredentialsGrant {
             .owner(client.owner)
             .await?
             .filter(|u| !u.disabled)
-            .ok_or(GrantError::InvalidGrant(
+            .ok_or(OAuthError::InvalidGrant(
                 "the client's owning user is disabled",
             ))?;
         let access = tokens.mint_access(

@@ -13,7 +13,7 @@ use std::future::Future;
 use latchkey_proto::TokenRequest;
 
 use crate::client::Client;
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::request::AccessFormat;
 use crate::store::Store;
 use crate::tokens::{Issued, RequestContext, TokenService};
@@ -29,7 +29,7 @@ pub(crate) trait GrantKind: Sized {
     const NAME: &'static str;
 
     /// The fields this grant needs, or `invalid_request` naming the missing one.
-    fn parse(req: TokenRequest) -> Result<Self, GrantError>;
+    fn parse(req: TokenRequest) -> Result<Self, OAuthError>;
 
     /// Issues tokens to `client`, which has already authenticated (RFC 6749 §2.3).
     fn issue<S: Store>(
@@ -38,7 +38,7 @@ pub(crate) trait GrantKind: Sized {
         client: &Client,
         format: AccessFormat,
         ctx: RequestContext,
-    ) -> impl Future<Output = Result<Issued, GrantError>> + Send;
+    ) -> impl Future<Output = Result<Issued, OAuthError>> + Send;
 }
 
 macro_rules! grants {
@@ -54,11 +54,11 @@ macro_rules! grants {
             pub const SUPPORTED: &'static [&'static str] = &[$(<$kind as GrantKind>::NAME),*];
 
             /// The one dispatch on the wire name (`unsupported_grant_type` for any other).
-            pub(crate) fn parse(name: &str, req: TokenRequest) -> Result<Self, GrantError> {
+            pub(crate) fn parse(name: &str, req: TokenRequest) -> Result<Self, OAuthError> {
                 $(if name == <$kind as GrantKind>::NAME {
                     return Ok(Grant::$variant(<$kind as GrantKind>::parse(req)?));
                 })*
-                Err(GrantError::UnsupportedGrantType(name.to_owned()))
+                Err(OAuthError::UnsupportedGrantType(name.to_owned()))
             }
 
             /// The RFC 6749 `grant_type` value, e.g. for metric labels.
@@ -74,7 +74,7 @@ macro_rules! grants {
                 client: &Client,
                 format: AccessFormat,
                 ctx: RequestContext,
-            ) -> Result<Issued, GrantError> {
+            ) -> Result<Issued, OAuthError> {
                 match self {
                     $(Grant::$variant(g) => g.issue(tokens, client, format, ctx).await),*
                 }
@@ -91,8 +91,8 @@ grants! {
 }
 
 /// A form field the grant cannot do without; empty counts as missing.
-pub(crate) fn required(value: Option<String>, name: &str) -> Result<String, GrantError> {
+pub(crate) fn required(value: Option<String>, name: &str) -> Result<String, OAuthError> {
     value
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| GrantError::InvalidRequest(format!("missing {name}")))
+        .ok_or_else(|| OAuthError::InvalidRequest(format!("missing {name}")))
 }

@@ -6,7 +6,7 @@ use latchkey_proto::TokenRequest;
 
 use super::{required, GrantKind};
 use crate::client::{Client, GrantType};
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::request::AccessFormat;
 use crate::secret::Secret;
 use crate::store::Store;
@@ -22,7 +22,7 @@ pub struct PasswordGrant {
 impl GrantKind for PasswordGrant {
     const NAME: &'static str = "password";
 
-    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+    fn parse(req: TokenRequest) -> Result<Self, OAuthError> {
         Ok(PasswordGrant {
             login: required(req.username, "username")?,
             password: Secret::new(required(req.password, "password")?),
@@ -36,7 +36,7 @@ impl GrantKind for PasswordGrant {
         client: &Client,
         format: AccessFormat,
         ctx: RequestContext,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         TokenService::<S>::require_grant_type(client, GrantType::Password)?;
         let scopes = tokens.scopes.resolve(self.scope.as_deref(), client)?;
         let signed_in = tokens

@@ -6,7 +6,7 @@ use latchkey_proto::TokenRequest;
 
 use super::{required, GrantKind};
 use crate::client::Client;
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::random::{hex_id, secret_token};
 use crate::request::AccessFormat;
 use crate::scope::narrow;
@@ -27,7 +27,7 @@ pub struct RefreshTokenGrant {
 impl GrantKind for RefreshTokenGrant {
     const NAME: &'static str = "refresh_token";
 
-    fn parse(req: TokenRequest) -> Result<Self, GrantError> {
+    fn parse(req: TokenRequest) -> Result<Self, OAuthError> {
         Ok(RefreshTokenGrant {
             refresh_token: Secret::new(required(req.refresh_token, "refresh_token")?),
             scope: req.scope,
@@ -40,7 +40,7 @@ impl GrantKind for RefreshTokenGrant {
         client: &Client,
         format: AccessFormat,
         ctx: RequestContext,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         tokens
             .refresh(
                 client,
@@ -61,7 +61,7 @@ impl<S: Store> TokenService<S> {
         scope: Option<&str>,
         format: AccessFormat,
         now: i64,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         let hash = self.hasher.hash(presented.expose());
         // A lost race re-reads the row once: by then it holds the winner's successor.
         for _ in 0..2 {
@@ -69,9 +69,9 @@ impl<S: Store> TokenService<S> {
                 .store
                 .refresh_token(&hash)
                 .await?
-                .ok_or(GrantError::InvalidGrant(INVALID))?;
+                .ok_or(OAuthError::InvalidGrant(INVALID))?;
             if row.family.client_id != client.id || row.family_revoked {
-                return Err(GrantError::InvalidGrant(INVALID));
+                return Err(OAuthError::InvalidGrant(INVALID));
             }
             if let Some(rotated_at) = row.rotated_at {
                 if now - rotated_at <= self.settings.refresh_grace {
@@ -79,24 +79,24 @@ impl<S: Store> TokenService<S> {
                         Some(sealed) => successor::open(&self.hasher, &presented, sealed),
                         // Its successor was itself rotated within the window, which forgot this
                         // pair: a race that lost twice, not a replay. Refuse this request only.
-                        None => Err(GrantError::InvalidGrant(INVALID)),
+                        None => Err(OAuthError::InvalidGrant(INVALID)),
                     };
                 }
                 self.revoke_family(&row.family.id, now).await?;
                 tracing::warn!(target: "audit", family = %row.family.id, client_id = %client.id,
                     "rotated refresh token reused after the grace window: family revoked");
-                return Err(GrantError::InvalidGrant(INVALID));
+                return Err(OAuthError::InvalidGrant(INVALID));
             }
             let family_over = row.family.expires_at.is_some_and(|e| e <= now);
             if row.expires_at <= now || family_over {
-                return Err(GrantError::InvalidGrant(INVALID));
+                return Err(OAuthError::InvalidGrant(INVALID));
             }
             let user = self
                 .store
                 .user_by_id(row.family.user_id)
                 .await?
                 .filter(|u| !u.disabled)
-                .ok_or(GrantError::InvalidGrant("this account is disabled"))?;
+                .ok_or(OAuthError::InvalidGrant("this account is disabled"))?;
             let scopes = narrow(scope, &row.scopes)?;
             let pair =
                 self.new_pair(client, &user, scopes, &row.scopes, format, &row.family, now)?;
@@ -111,7 +111,7 @@ impl<S: Store> TokenService<S> {
                 Rotation::Lost => continue,
             }
         }
-        Err(GrantError::InvalidGrant(INVALID))
+        Err(OAuthError::InvalidGrant(INVALID))
     }
 
     /// A new refresh family of `client` for `user`, not yet stored.
@@ -135,7 +135,7 @@ impl<S: Store> TokenService<S> {
         scopes: Vec<String>,
         format: AccessFormat,
         now: i64,
-    ) -> Result<Issued, GrantError> {
+    ) -> Result<Issued, OAuthError> {
         let pair = self.new_pair(client, user, scopes.clone(), &scopes, format, &family, now)?;
         self.store
             .start_family(&family, &pair.refresh, pair.access.as_ref())
@@ -155,7 +155,7 @@ impl<S: Store> TokenService<S> {
         format: AccessFormat,
         family: &Family,
         now: i64,
-    ) -> Result<Pair, GrantError> {
+    ) -> Result<Pair, OAuthError> {
         let access = self.mint_access(
             &AccessGrant {
                 client,

@@ -10,7 +10,7 @@ use latchkey_token::AccessClaims;
 
 use crate::client::Permission;
 use crate::client_auth::AuthenticatedClient;
-use crate::error::GrantError;
+use crate::error::OAuthError;
 use crate::secret::TokenHash;
 use crate::store::Store;
 use crate::tokens::TokenService;
@@ -42,7 +42,7 @@ impl<S: Store> TokenService<S> {
         client: &AuthenticatedClient,
         token: &str,
         now: i64,
-    ) -> Result<IntrospectionResponse, GrantError> {
+    ) -> Result<IntrospectionResponse, OAuthError> {
         client.require(Permission::Introspect)?;
         let hash = self.hasher.hash(token);
         if let Some(answer) = self.introspected.get(&hash, now) {
@@ -60,7 +60,7 @@ impl<S: Store> TokenService<S> {
         token: &str,
         hash: TokenHash,
         now: i64,
-    ) -> Result<IntrospectionResponse, GrantError> {
+    ) -> Result<IntrospectionResponse, OAuthError> {
         if looks_like_jwt(token) {
             let Some((claims, _)) = self.active_jwt(token, now).await? else {
                 return Ok(IntrospectionResponse::inactive());
@@ -138,7 +138,7 @@ impl<S: Store> TokenService<S> {
 
     /// Revokes a refresh family and every token issued in it; the cached answers go too, since
     /// the family's access tokens are not known here by hash.
-    pub(crate) async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), GrantError> {
+    pub(crate) async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), OAuthError> {
         self.store.revoke_family(family_id, now).await?;
         self.introspected.forget_all();
         Ok(())
@@ -156,7 +156,7 @@ impl<S: Store> TokenService<S> {
         &self,
         token: &str,
         now: i64,
-    ) -> Result<Option<(AccessClaims, User)>, GrantError> {
+    ) -> Result<Option<(AccessClaims, User)>, OAuthError> {
         let Some(claims) = self.verified_jwt(token, now) else {
             return Ok(None);
         };
@@ -177,7 +177,7 @@ impl<S: Store> TokenService<S> {
         &self,
         token: &str,
         now: i64,
-    ) -> Result<Option<(User, Vec<String>)>, GrantError> {
+    ) -> Result<Option<(User, Vec<String>)>, OAuthError> {
         if looks_like_jwt(token) {
             let found = self.active_jwt(token, now).await?;
             return Ok(found.map(|(claims, user)| (user, claims.scopes)));
@@ -197,7 +197,7 @@ impl<S: Store> TokenService<S> {
         client: &AuthenticatedClient,
         token: &str,
         now: i64,
-    ) -> Result<(), GrantError> {
+    ) -> Result<(), OAuthError> {
         let client_id = &client.client().id;
         let hash = self.hasher.hash(token);
         if looks_like_jwt(token) {
