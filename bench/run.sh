@@ -319,6 +319,55 @@ op_refresh() {
     wrk_run "$1" refresh "$2" "$LK_URL/oauth2/access_token" refresh.lua
 }
 
+# The browser's operations. login: the JSON sign-in of a page script (CSRF double-submitted, as
+# frontend-platform sends it), a session and the two JWT cookies each time; login_refresh: an MFE's
+# renewal of its JWT cookies (one session read, one signature); code_exchange: a confidential
+# client's authorization_code grant, on codes minted just before the run by a signed-in browser.
+WEB_ID=bench-web
+WEB_SECRET=bench-web-secret-0123456789abcdef
+WEB_REDIRECT=http://127.0.0.1:9/callback
+op_login() {
+  RUN_DURATION="$PASSWORD_DURATION" BENCH_BODY="username=$USER_NAME&password=$PASSWORD_Q" BENCH_AUTH="" \
+    BENCH_COOKIE="csrftoken=$CSRF_COOKIE" BENCH_CSRF="$CSRF_TOKEN" \
+    wrk_run "$1" login "$2" "$LK_URL/login" post.lua
+}
+op_login_refresh() {
+  BENCH_BODY="" BENCH_AUTH="" BENCH_COOKIE="sessionid=$SESSION_ID" BENCH_CSRF="" \
+    wrk_run "$1" login_refresh "$2" "$LK_URL/login_refresh" post.lua
+}
+op_code_exchange() {
+  local authorize="/oauth2/authorize?response_type=code&client_id=$WEB_ID&redirect_uri=$WEB_REDIRECT_Q&scope=read"
+  rm -f "$LK_DIR/codes".*
+  # Minted for longer than the run lasts (minting is cheaper than exchanging), within the codes' 60 s.
+  BENCH_COOKIE="sessionid=$SESSION_ID" BENCH_CODES="$LK_DIR/codes" \
+    wrk -t"$THREADS" -c"$CONNS" -d"$((DURATION + 2))s" -s "$BENCH_LUA_DIR/mint_codes.lua" "$LK_URL$authorize" >/dev/null
+  BENCH_CODES="$LK_DIR/codes" BENCH_AUTH="$(basic "$WEB_ID" "$WEB_SECRET")" BENCH_REDIRECT_URI="$WEB_REDIRECT_Q" \
+    BENCH_TOKEN_PATH=/oauth2/access_token BENCH_AUTHORIZE_PATH="$authorize" BENCH_COOKIE="sessionid=$SESSION_ID" \
+    wrk_run "$1" code_exchange "$2" "$LK_URL/oauth2/access_token" exchange.lua
+}
+PASSWORD_Q="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "$USER_PASSWORD")"
+WEB_REDIRECT_Q="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "$WEB_REDIRECT")"
+
+browser_setup() { # the CSRF pair, a session, and a check that a code can be had and exchanged
+  local jar="$LK_DIR/cookies.txt"
+  rm -f "$jar"
+  CSRF_TOKEN="$(curl -sf -c "$jar" "$LK_URL/csrf/api/v1/token" | python3 -c 'import json, sys; print(json.load(sys.stdin)["csrfToken"])')"
+  CSRF_COOKIE="$(awk '$6 == "csrftoken" {print $7}' "$jar")"
+  curl -sf -b "$jar" -c "$jar" -H "X-CSRFToken: $CSRF_TOKEN" -d "username=$USER_NAME&password=$PASSWORD_Q" \
+    "$LK_URL/login" | grep -q '"success":true' || { echo "error: the browser sign-in failed" >&2; exit 1; }
+  SESSION_ID="$(awk '$6 == "sessionid" {print $7}' "$jar")"
+  [ -n "$SESSION_ID" ] || { echo "error: the sign-in set no session cookie" >&2; exit 1; }
+  curl -sf -X POST -b "sessionid=$SESSION_ID" "$LK_URL/login_refresh" | grep -q '"expires_in"' ||
+    { echo "error: /login_refresh failed" >&2; exit 1; }
+  local code
+  code="$(curl -s -o /dev/null -w '%{redirect_url}' -b "sessionid=$SESSION_ID" \
+    "$LK_URL/oauth2/authorize?response_type=code&client_id=$WEB_ID&redirect_uri=$WEB_REDIRECT_Q&scope=read" |
+    sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')"
+  [ -n "$code" ] || { echo "error: the authorize request gave no code" >&2; exit 1; }
+  curl -sf -u "$WEB_ID:$WEB_SECRET" -d "grant_type=authorization_code&redirect_uri=$WEB_REDIRECT_Q&code=$code" \
+    "$LK_URL/oauth2/access_token" | grep -q '"refresh_token"' || { echo "error: the code exchange failed" >&2; exit 1; }
+}
+
 for backend in $BACKENDS; do
   LK_DIR="$TMP/$backend"
   mkdir -p "$LK_DIR"
@@ -344,7 +393,9 @@ for backend in $BACKENDS; do
   lk client create bench-introspector "$USER_NAME" --grant-type client-credentials --client-id "$IN_ID" --client-secret "$IN_SECRET" --permission introspect --json >/dev/null
   PW_CLIENT="$(lk client create bench-mobile "$USER_NAME" --grant-type password --public --client-id "$PW_ID" --json |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')"
-  PW_BODY="grant_type=password&client_id=$PW_CLIENT&token_type=jwt&username=$USER_NAME&password=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.argv[1]))' "$USER_PASSWORD")"
+  PW_BODY="grant_type=password&client_id=$PW_CLIENT&token_type=jwt&username=$USER_NAME&password=$PASSWORD_Q"
+  lk client create bench-web "$USER_NAME" --grant-type authorization-code --client-id "$WEB_ID" --client-secret "$WEB_SECRET" \
+    --redirect-uris "$WEB_REDIRECT" --skip-authorization --json >/dev/null
 
   # 1. The default key (RS512): every operation.
   lk_start RS512
@@ -359,6 +410,9 @@ for backend in $BACKENDS; do
     warm "$LK_URL/oauth2/access_token" post.lua
   log "latchkey on $backend (RS512): $REPS rounds of hello, cc_jwt, cc_opaque, introspect, password, refresh"
   run_ops "$backend" "hello cc_jwt cc_opaque introspect password refresh"
+  browser_setup
+  log "latchkey on $backend (RS512): $REPS rounds of login, login_refresh, code_exchange"
+  run_ops "$backend" "login login_refresh code_exchange"
   stop "$LK_PID"
 
   # 1b. Introspection with the answer cache off (tokens.introspection_cache = 0): every request

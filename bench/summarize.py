@@ -19,7 +19,7 @@ import json
 import statistics
 import sys
 
-ORDER = ["hello", "cc_jwt_RS512", "cc_jwt_EdDSA", "cc_jwt_RS256", "cc_opaque", "introspect", "introspect_uncached", "password", "refresh"]
+ORDER = ["hello", "cc_jwt_RS512", "cc_jwt_EdDSA", "cc_jwt_RS256", "cc_opaque", "introspect", "introspect_uncached", "password", "refresh", "login", "login_refresh", "code_exchange"]
 # Operation -> (floor name, raw key) for the CPU floor it is a ratio to.
 FLOORS = {
     "cc_jwt_RS512": ("RSA-2048 RS512 sign", "rs512_sign"),
@@ -27,6 +27,9 @@ FLOORS = {
     "cc_jwt_EdDSA": ("Ed25519 sign", "eddsa_sign"),
     "password": ("argon2id verify", "argon2id_verify"),
     "refresh": ("RSA-2048 RS512 sign", "rs512_sign"),
+    "login": ("argon2id verify", "argon2id_verify"),
+    "login_refresh": ("RSA-2048 RS512 sign", "rs512_sign"),
+    "code_exchange": ("RSA-2048 RS512 sign", "rs512_sign"),
 }
 SHARED = {"cc_jwt_RS256", "cc_opaque", "introspect", "introspect_uncached"}
 # Our operation -> the peer's operation it is compared with.
@@ -131,8 +134,12 @@ def main() -> int:
                     checks.append(("x_floor>=0.70", d["x_floor"] >= 0.70))
                 if op in ("cc_jwt_EdDSA", "introspect"):
                     checks.append(("x_hello>=0.25", d["x_hello"] >= 0.25))
-                if op == "password":
+                if op in ("password", "login"):
                     checks.append(("x_floor>=0.90", d["x_floor"] >= 0.90))
+                if op == "login_refresh":
+                    checks.append(("x_floor>=0.70", d["x_floor"] >= 0.70))
+                if op == "code_exchange":
+                    checks.append(("x_floor>=0.60", d["x_floor"] >= 0.60))
                 if op in CC_OPS:
                     checks.append(("p99<15ms", d["p99_ms"] < 15.0))
                 if d["x_peer"] != "":

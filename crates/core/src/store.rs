@@ -405,13 +405,17 @@ pub trait AuthorizationStore: Send + Sync {
     async fn insert_code(&self, row: &CodeRow) -> Result<(), StoreError>;
     /// The code with this hash, used or not, expired or not.
     async fn code(&self, hash: &TokenHash) -> Result<Option<CodeRow>, StoreError>;
-    /// Compare-and-swap: marks the code used at `now` by the exchange that started `family_id`,
-    /// only if it is unused and unexpired; false when it was not (another exchange won).
-    async fn take_code(
+    /// Compare-and-swap: marks the code used at `now` by `family`, only if it is unused and
+    /// unexpired, and in the same transaction starts that family (as
+    /// [`TokenStore::start_family`]); false, and nothing written, when it was not (another
+    /// exchange won, or it expired).
+    async fn redeem_code(
         &self,
         hash: &TokenHash,
-        family_id: &str,
         now: i64,
+        family: &Family,
+        first: &NewRefresh,
+        access: Option<&AccessTokenRow>,
     ) -> Result<bool, StoreError>;
     /// Removes at most `batch` codes that expired before `expired_before`; returns how many.
     async fn purge_codes(&self, expired_before: i64, batch: u32) -> Result<u64, StoreError>;

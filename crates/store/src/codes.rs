@@ -4,10 +4,13 @@
 
 use async_trait::async_trait;
 use latchkey_core::secret::TokenHash;
-use latchkey_core::store::{AuthorizationStore, CodeRow, Consent, StoreError};
+use latchkey_core::store::{
+    AccessTokenRow, AuthorizationStore, CodeRow, Consent, Family, NewRefresh, StoreError,
+};
 use latchkey_core::user::UserId;
 use sqlx::Row;
 
+use super::tokens::insert_family;
 use super::{Db, DbRow};
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
@@ -85,26 +88,32 @@ impl AuthorizationStore for SqlStore<Db> {
         row.as_ref().map(code_row).transpose()
     }
 
-    async fn take_code(
+    async fn redeem_code(
         &self,
         hash: &TokenHash,
-        family_id: &str,
         now: i64,
+        family: &Family,
+        first: &NewRefresh,
+        access: Option<&AccessTokenRow>,
     ) -> Result<bool, StoreError> {
-        let (hash, family_id) = (*hash, family_id.to_owned());
+        let (hash, family, first, access) = (*hash, family.clone(), first.clone(), access.cloned());
         self.write(move |tx| {
             Box::pin(async move {
-                let done = sqlx::query(
+                let taken = sqlx::query(
                     "UPDATE authorization_codes SET used_at = $2, family_id = $3 \
                      WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
                 )
                 .bind(hash.as_bytes())
                 .bind(now)
-                .bind(&family_id)
+                .bind(&family.id)
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-                Ok(done.rows_affected() == 1)
+                if taken.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                insert_family(tx, &family, &first, access.as_ref()).await?;
+                Ok(true)
             })
         })
         .await

@@ -63,6 +63,33 @@ pub(super) async fn insert_access_batch(
     results
 }
 
+/// A new family, its first refresh token and (opaque only) its access token: a password grant's
+/// or a code exchange's whole write.
+pub(super) async fn insert_family(
+    conn: &mut Conn,
+    f: &Family,
+    first: &NewRefresh,
+    access: Option<&AccessTokenRow>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&f.id)
+    .bind(&f.client_id)
+    .bind(f.user_id.0)
+    .bind(f.created_at)
+    .bind(f.expires_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    insert_refresh(conn, first).await?;
+    if let Some(a) = access {
+        insert_access(&mut *conn, a).await?;
+    }
+    Ok(())
+}
+
 async fn insert_refresh(conn: &mut Conn, n: &NewRefresh) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO refresh_tokens (hash, family_id, scopes, issued_at, expires_at, \
@@ -217,25 +244,7 @@ impl TokenStore for SqlStore<Db> {
     ) -> Result<(), StoreError> {
         let (f, first, access) = (f.clone(), first.clone(), access.cloned());
         self.write(move |tx| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO refresh_families (id, client_id, user_id, created_at, \
-                     expires_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&f.id)
-                .bind(&f.client_id)
-                .bind(f.user_id.0)
-                .bind(f.created_at)
-                .bind(f.expires_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-                insert_refresh(tx, &first).await?;
-                if let Some(a) = &access {
-                    insert_access(&mut **tx, a).await?;
-                }
-                Ok(())
-            })
+            Box::pin(async move { insert_family(tx, &f, &first, access.as_ref()).await })
         })
         .await
     }

@@ -122,7 +122,22 @@ async fn every_write_path_takes_its_turn() {
                 s.insert_code(&code(&code_name, &c.id, u.id, 0))
                     .await
                     .unwrap();
-                assert!(s.take_code(&hash(&code_name), &f, 1).await.unwrap());
+                let code_family = format!("{f}c");
+                assert!(s
+                    .redeem_code(
+                        &hash(&code_name),
+                        1,
+                        &family(&code_family, u.id, 1),
+                        &refresh(&format!("{code_family}r0"), &code_family, 1),
+                        Some(&opaque(
+                            &format!("{code_family}a0"),
+                            u.id,
+                            Some(&code_family),
+                            1
+                        )),
+                    )
+                    .await
+                    .unwrap());
                 let consent = Consent {
                     user_id: u.id,
                     client_id: c.id.clone(),
@@ -163,9 +178,9 @@ async fn every_write_path_takes_its_turn() {
     assert_eq!(count("authz_rules").await, n);
     assert_eq!(count("audit_events").await, 3 * n);
     assert_eq!(migrated.authz_version().await.unwrap(), 2 * n as i64);
-    assert_eq!(count("refresh_families").await, n);
-    assert_eq!(count("refresh_tokens").await, n * (1 + ROTATIONS));
-    assert_eq!(count("access_tokens").await, n * (2 + ROTATIONS));
+    assert_eq!(count("refresh_families").await, 2 * n);
+    assert_eq!(count("refresh_tokens").await, n * (2 + ROTATIONS));
+    assert_eq!(count("access_tokens").await, n * (3 + ROTATIONS));
     assert_eq!(count("authorization_codes").await, n);
     assert_eq!(count("consents").await, n);
 }

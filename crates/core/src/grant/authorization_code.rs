@@ -2,10 +2,11 @@
 //! to, with the same redirect URI and (RFC 7636) the PKCE verifier of its challenge. Yields an
 //! access token, the first refresh token of a new family, and with `openid` an ID token.
 //!
-//! The code is read, checked, and only then taken with a compare-and-swap: a request that fails a
-//! check changes nothing, and of two exchanges of one code exactly one wins. The family is stored
-//! before the code is taken, so whoever sees the code used also finds the family it started: a
-//! replay (RFC 6749 §4.1.2) revokes it, and a loser of the race is a replay too.
+//! The code is read, checked, and only then redeemed: one transaction takes it with a
+//! compare-and-swap and stores the family it starts, so a request that fails a check changes
+//! nothing, of two exchanges of one code exactly one wins, and whoever sees the code used also
+//! finds its family: a replay (RFC 6749 §4.1.2) revokes it, and a loser of the race is a replay
+//! too. One write per exchange, not two: the exchange's cost is its signature and that write.
 
 use latchkey_proto::TokenRequest;
 
@@ -73,17 +74,19 @@ impl GrantKind for AuthorizationCodeGrant {
             .filter(|u| !u.disabled)
             .ok_or(OAuthError::InvalidGrant("this account is disabled"))?;
         let family = tokens.new_family(client, &user, ctx.now);
-        let family_id = family.id.clone();
-        let mut issued = tokens
-            .start_family(family, client, &user, code.scopes.clone(), format, ctx.now)
+        let pair =
+            tokens.first_pair(&family, client, &user, code.scopes.clone(), format, ctx.now)?;
+        let redeemed = tokens
+            .store
+            .redeem_code(&hash, ctx.now, &family, &pair.refresh, pair.access.as_ref())
             .await?;
-        if !tokens.store.take_code(&hash, &family_id, ctx.now).await? {
-            // Another exchange took the code between our read and now: what we just issued was
-            // never handed out, and the winner's tokens go as for any replay.
-            tokens.revoke_family(&family_id, ctx.now).await?;
+        if !redeemed {
+            // Another exchange took the code between our read and now (nothing of this one was
+            // stored): the winner's tokens go as for any replay.
             tokens.replay_after_race(&hash, ctx.now).await?;
             return Err(OAuthError::InvalidGrant(INVALID));
         }
+        let mut issued = pair.issued;
         issued.id_token = tokens.id_token(client, &user, &code, ctx.now)?;
         tracing::info!(target: "audit", user_id = user.id.0, client_id = %client.id,
             "authorization code exchanged");

@@ -136,11 +136,25 @@ impl<S: Store> TokenService<S> {
         format: AccessFormat,
         now: i64,
     ) -> Result<Issued, OAuthError> {
-        let pair = self.new_pair(client, user, scopes.clone(), &scopes, format, &family, now)?;
+        let pair = self.first_pair(&family, client, user, scopes, format, now)?;
         self.store
             .start_family(&family, &pair.refresh, pair.access.as_ref())
             .await?;
         Ok(pair.issued)
+    }
+
+    /// The access token and first refresh token of `family`, not yet stored.
+    pub(crate) fn first_pair(
+        &self,
+        family: &Family,
+        client: &Client,
+        user: &User,
+        scopes: Vec<String>,
+        format: AccessFormat,
+        now: i64,
+    ) -> Result<Pair, OAuthError> {
+        let granted = scopes.clone();
+        self.new_pair(client, user, scopes, &granted, format, family, now)
     }
 
     /// An access token with `scopes` and a refresh token that keeps the family's `granted` scopes
@@ -199,8 +213,9 @@ impl<S: Store> TokenService<S> {
     }
 }
 
-struct Pair {
-    issued: Issued,
-    refresh: NewRefresh,
-    access: Option<AccessTokenRow>,
+/// A minted pair and the rows that store it.
+pub(crate) struct Pair {
+    pub(crate) issued: Issued,
+    pub(crate) refresh: NewRefresh,
+    pub(crate) access: Option<AccessTokenRow>,
 }

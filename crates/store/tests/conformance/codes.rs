@@ -5,7 +5,7 @@ use std::sync::Arc;
 use latchkey_core::store::*;
 use latchkey_core::user::UserId;
 
-use super::{a_user, client, hash};
+use super::{a_user, client, family, hash, refresh};
 
 pub fn code(token: &str, client_id: &str, user: UserId, now: i64) -> CodeRow {
     CodeRow {
@@ -39,23 +39,41 @@ pub async fn codes_round_trip_and_are_taken_once<S: Store>(s: S) {
     assert_eq!(s.code(&hash("c2")).await.unwrap(), Some(bare));
 
     assert!(
-        !s.take_code(&hash("c1"), "f-late", 160).await.unwrap(),
+        !redeem(&s, "c1", "f-late", u.id, 160).await,
         "an expired code cannot be taken"
+    );
+    assert!(
+        s.refresh_token(&hash("f-later0")).await.unwrap().is_none(),
+        "a refused redemption starts no family"
     );
     assert_eq!(
         s.code(&hash("c1")).await.unwrap(),
         Some(row.clone()),
         "a refused take changes nothing"
     );
-    assert!(s.take_code(&hash("c1"), "f1", 110).await.unwrap());
-    assert!(!s.take_code(&hash("c1"), "f2", 111).await.unwrap());
+    assert!(redeem(&s, "c1", "f1", u.id, 110).await);
+    assert!(
+        s.refresh_token(&hash("f1r0")).await.unwrap().is_some(),
+        "the redemption started its family"
+    );
+    assert!(!redeem(&s, "c1", "f2", u.id, 111).await);
+    assert!(s.refresh_token(&hash("f2r0")).await.unwrap().is_none());
     let taken = s.code(&hash("c1")).await.unwrap().unwrap();
     assert_eq!(
         (taken.used_at, taken.family_id.as_deref()),
         (Some(110), Some("f1")),
         "the second take left the first one's family"
     );
-    assert!(!s.take_code(&hash("unknown"), "f3", 110).await.unwrap());
+    assert!(!redeem(&s, "unknown", "f3", u.id, 110).await);
+}
+
+/// Redeems `code` for a new family `family_id` whose first refresh token is `<family_id>r0`.
+async fn redeem<S: Store>(s: &S, code: &str, family_id: &str, user: UserId, now: i64) -> bool {
+    let f = family(family_id, user, now);
+    let first = refresh(&format!("{family_id}r0"), family_id, now);
+    s.redeem_code(&hash(code), now, &f, &first, None)
+        .await
+        .unwrap()
 }
 
 pub async fn concurrent_takes_of_a_code_have_one_winner<S: Store + Clone>(s: S) {
@@ -66,7 +84,7 @@ pub async fn concurrent_takes_of_a_code_have_one_winner<S: Store + Clone>(s: S) 
     for i in 0..16 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            s.take_code(&hash("c1"), &format!("f{i}"), 1).await.unwrap()
+            redeem(s.as_ref(), "c1", &format!("f{i}"), u.id, 1).await
         }));
     }
     let mut winners = 0;
