@@ -1,17 +1,14 @@
 //! Client authentication (RFC 6749 §2.3). The only way to get an [`AuthenticatedClient`] is to pass
-//! the secret check ([`verify_client`], which [`ClientCache::authenticate`] runs on every request).
+//! the secret check ([`verify_client`], which [`Directory::authenticate`](crate::directory::Directory::authenticate)
+//! runs on every request).
 //! What an authenticated client may then do beyond the grants is [`AuthenticatedClient::require`]'s
 //! decision, from the permissions an operator granted it.
-
-use std::sync::Arc;
-use std::time::Duration;
 
 use latchkey_proto::ErrorCode;
 
 use crate::client::{Client, ClientKind, Permission};
 use crate::error::OAuthError;
 use crate::secret::{Secret, SecretHasher};
-use crate::store::ClientStore;
 
 /// What the request presented: from HTTP Basic or from the body, never both (RFC 6749 §2.3).
 #[derive(Debug)]
@@ -101,62 +98,6 @@ impl PermissionError {
             PermissionError::Public(_) => ErrorCode::InvalidClient,
             PermissionError::Missing(_) => ErrorCode::UnauthorizedClient,
         }
-    }
-}
-
-/// Clients recently read from the store, so that a busy endpoint does not read its caller's row on
-/// every request. Only the row is cached: the secret is checked on every request. A client changed
-/// by another process or node is seen within `ttl`; unknown client ids are never cached.
-pub struct ClientCache {
-    clients: moka::sync::Cache<String, Arc<Client>>,
-}
-
-impl ClientCache {
-    pub fn new(ttl: Duration, capacity: u64) -> Self {
-        ClientCache {
-            clients: moka::sync::Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-        }
-    }
-
-    /// The client with this id, read through the cache.
-    pub async fn get<S: ClientStore + ?Sized>(
-        &self,
-        store: &S,
-        client_id: &str,
-    ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
-        if let Some(client) = self.clients.get(client_id) {
-            return Ok(Some(client));
-        }
-        let Some(client) = store.client_by_id(client_id).await? else {
-            return Ok(None);
-        };
-        let client = Arc::new(client);
-        self.clients.insert(client_id.to_owned(), client.clone());
-        Ok(Some(client))
-    }
-
-    /// Unknown client, missing or wrong secret, or a secret sent by a public client:
-    /// `invalid_client`, with the same message for each, so a caller learns nothing about which
-    /// client ids exist.
-    pub async fn authenticate<S: ClientStore + ?Sized>(
-        &self,
-        store: &S,
-        hasher: &SecretHasher,
-        creds: &ClientCredentials,
-    ) -> Result<AuthenticatedClient, OAuthError> {
-        let client = self
-            .get(store, &creds.client_id)
-            .await?
-            .ok_or(OAuthError::InvalidClient("client authentication failed"))?;
-        verify_client(Client::clone(&client), hasher, creds)
-    }
-
-    /// Drops a client this process just changed, so the change applies here at once.
-    pub fn forget(&self, client_id: &str) {
-        self.clients.invalidate(client_id);
     }
 }
 

@@ -14,6 +14,7 @@ pub mod authorize;
 pub mod authz;
 pub mod client;
 pub mod client_auth;
+pub mod directory;
 pub mod error;
 pub mod grant;
 mod introspect;

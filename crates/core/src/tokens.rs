@@ -6,7 +6,8 @@ use std::sync::Arc;
 use latchkey_token::{AccessClaims, JWT_VERSION};
 
 use crate::client::Client;
-use crate::client_auth::{AuthenticatedClient, ClientCache, ClientCredentials};
+use crate::client_auth::{AuthenticatedClient, ClientCredentials};
+use crate::directory::Directory;
 use crate::error::OAuthError;
 use crate::introspect::IntrospectionCache;
 use crate::keys::KeyRing;
@@ -83,12 +84,11 @@ pub struct TokenService<S> {
     pub(crate) scopes: ScopeRegistry,
     pub(crate) settings: TokenSettings,
     pub(crate) random: Arc<dyn Random>,
-    clients: ClientCache,
+    /// Clients and owners, read through their caches.
+    directory: Directory<S>,
     pub(crate) introspected: IntrospectionCache,
     /// What a JWT of ours must satisfy, built once: introspection and revocation check it per call.
     pub(crate) validation: latchkey_token::Validation,
-    /// Owning users of client_credentials clients, cached like the clients themselves.
-    owners: moka::sync::Cache<UserId, Arc<User>>,
 }
 
 /// An access token about to be issued, before it takes its form.
@@ -121,16 +121,12 @@ impl<S: Store> TokenService<S> {
         random: Arc<dyn Random>,
     ) -> Self {
         TokenService {
-            clients: ClientCache::new(settings.client_cache_ttl, 10_000),
+            directory: Directory::new(store.clone(), settings.client_cache_ttl),
             introspected: IntrospectionCache::new(settings.introspection_cache_ttl),
             validation: latchkey_token::Validation::new(
                 settings.issuer.clone(),
                 settings.audience.clone(),
             ),
-            owners: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(settings.client_cache_ttl)
-                .build(),
             store,
             keys,
             hasher,
@@ -146,25 +142,15 @@ impl<S: Store> TokenService<S> {
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<Client>>, crate::store::StoreError> {
-        self.clients.get(self.store.as_ref(), client_id).await
+        self.directory.client(client_id).await
     }
 
-    /// The user a client_credentials client acts as, cached for `client_cache_ttl`: disabling the
-    /// owner stops its client's tokens within that time (password, refresh and introspection read
-    /// the user every time).
+    /// The user a client_credentials client acts as, cached like the client.
     pub(crate) async fn owner(
         &self,
         id: UserId,
     ) -> Result<Option<Arc<User>>, crate::store::StoreError> {
-        if let Some(user) = self.owners.get(&id) {
-            return Ok(Some(user));
-        }
-        let Some(user) = self.store.user_by_id(id).await? else {
-            return Ok(None);
-        };
-        let user = Arc::new(user);
-        self.owners.insert(id, user.clone());
-        Ok(Some(user))
+        self.directory.owner(id).await
     }
 
     /// RFC 6749 §2.3 client authentication, with the client row cached briefly.
@@ -172,9 +158,7 @@ impl<S: Store> TokenService<S> {
         &self,
         creds: &ClientCredentials,
     ) -> Result<AuthenticatedClient, OAuthError> {
-        self.clients
-            .authenticate(self.store.as_ref(), &self.hasher, creds)
-            .await
+        self.directory.authenticate(&self.hasher, creds).await
     }
 
     pub fn settings(&self) -> &TokenSettings {
