@@ -120,20 +120,12 @@ impl AuthorizationStore for SqlStore<Db> {
     }
 
     async fn purge_codes(&self, expired_before: i64, batch: u32) -> Result<u64, StoreError> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let done = sqlx::query(
-                    "DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM \
-                     authorization_codes WHERE expires_at < $1 LIMIT $2)",
-                )
-                .bind(expired_before)
-                .bind(i64::from(batch))
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-                Ok(done.rows_affected())
-            })
-        })
+        self.delete_batch(
+            "DELETE FROM authorization_codes WHERE hash IN (SELECT hash FROM \
+             authorization_codes WHERE expires_at < $1 LIMIT $2)",
+            expired_before,
+            batch,
+        )
         .await
     }
 

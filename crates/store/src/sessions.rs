@@ -141,20 +141,12 @@ impl SessionStore for SqlStore<Db> {
     }
 
     async fn purge_expired_sessions(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let done = sqlx::query(
-                    "DELETE FROM sessions WHERE hash IN (SELECT hash FROM sessions \
-                     WHERE expires_at <= $1 OR idle_expires_at <= $1 LIMIT $2)",
-                )
-                .bind(now)
-                .bind(i64::from(batch))
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-                Ok(done.rows_affected())
-            })
-        })
+        self.delete_batch(
+            "DELETE FROM sessions WHERE hash IN (SELECT hash FROM sessions \
+             WHERE expires_at <= $1 OR idle_expires_at <= $1 LIMIT $2)",
+            now,
+            batch,
+        )
         .await
     }
 }

@@ -175,8 +175,9 @@ async fn rotate(
 }
 
 impl SqlStore<Db> {
-    /// Runs a bounded DELETE (or UPDATE) of the rows older than `now`, at most `batch`.
-    async fn delete_batch(
+    /// Runs a bounded DELETE (or UPDATE) of the rows older than `now`, at most `batch`: `sql`
+    /// binds `now` as `$1` and `batch` as `$2`.
+    pub(super) async fn delete_batch(
         &self,
         sql: &'static str,
         now: i64,
