@@ -74,6 +74,9 @@ enum Command {
     /// Open edX AuthZ: role assignments, checks, imports
     #[command(subcommand)]
     Authz(commands::authz::AuthzCommand),
+    /// Import another installation's users, clients and tokens
+    #[command(subcommand)]
+    Import(commands::import::ImportCommand),
 }
 
 fn main() -> ExitCode {
@@ -147,6 +150,7 @@ async fn dispatch<S: Store>(command: Command, config: Config, store: Arc<S>) -> 
         Command::Keys(c) => commands::keys::run(c, &config, store).await,
         Command::Token(c) => commands::token::run(c, &config, store).await,
         Command::Authz(c) => commands::authz::run(c, &config, store).await,
+        Command::Import(c) => commands::import::run(c, &config, store).await,
     }
 }
 

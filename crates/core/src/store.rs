@@ -428,6 +428,104 @@ pub trait AuthorizationStore: Send + Sync {
     async fn consents(&self, user: UserId) -> Result<Vec<Consent>, StoreError>;
 }
 
+/// What an imported row was made from: its upstream key and a digest of each field, so that a
+/// later import of the same source can tell what changed upstream from what changed here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportOrigin {
+    /// The kind of row (`user`, `client`): keys are unique per source and kind.
+    pub kind: &'static str,
+    pub key: String,
+    /// Field digests in the importer's own encoding; the store keeps them as they are.
+    pub digests: String,
+}
+
+/// Which of an imported user's fields a re-import writes: those that changed upstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserFields {
+    pub username: bool,
+    pub email: bool,
+    /// `name`, `given_name` and `family_name`.
+    pub names: bool,
+    pub password: bool,
+    /// `is_staff` and `is_superuser`.
+    pub flags: bool,
+    pub email_verified: bool,
+    pub sub: bool,
+}
+
+/// A user row of an import: the id it had upstream, and its names as the source splits them.
+#[derive(Clone, Debug)]
+pub struct ImportedUser {
+    pub id: UserId,
+    pub row: NewUserRow,
+    pub given_name: String,
+    pub family_name: String,
+}
+
+/// One write of an import. Users and clients come with their origin, recorded in the same
+/// transaction; tokens are keyed by their hash, and one already stored is left as it is.
+#[derive(Clone, Debug)]
+pub enum ImportWrite {
+    NewUser(ImportedUser, ImportOrigin),
+    /// A user an earlier import made: only `fields` are written.
+    UserChanges(ImportedUser, UserFields, ImportOrigin),
+    NewClient(Client, ImportOrigin),
+    /// A client an earlier import made: every imported field is written, the secret only when
+    /// `secret` (it changed upstream); its permissions stay as they are here.
+    ClientChanges {
+        client: Client,
+        secret: bool,
+        origin: ImportOrigin,
+    },
+    /// A live refresh token: the start of its own family.
+    Refresh(Family, NewRefresh),
+    AccessToken(AccessTokenRow),
+}
+
+/// What an import sends the store: batches of writes, then `End` to say that nothing is
+/// missing. A channel closed before `End` (the importer failed) rolls everything back.
+#[derive(Clone, Debug)]
+pub enum ImportStep {
+    Write(Vec<ImportWrite>),
+    End,
+}
+
+/// What [`ImportStore::apply_import`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportApplied {
+    /// Refresh tokens and access tokens not already stored.
+    pub new_refresh_tokens: u64,
+    pub new_access_tokens: u64,
+}
+
+/// Imports from another system (an Open edX LMS): rows keep their upstream ids, and each records
+/// where it came from.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    /// Users no import from `source` made: an import must not take their ids, usernames or
+    /// emails.
+    async fn native_users(&self, source: &str) -> Result<Vec<User>, StoreError>;
+    /// The recorded digests of the rows of this kind with these keys, as (key, digests).
+    async fn import_origins(
+        &self,
+        source: &str,
+        kind: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Applies every batch received, in order, in one transaction, committed at [`ImportStep::End`]
+    /// when `commit`, else rolled back (a dry run). Whether several calls or one: the importer's
+    /// choice (one per batch, or one for a whole `--strict` import). Users created afterwards
+    /// never take an imported id; a staff or superuser account created or changed moves the
+    /// authz rules version once.
+    async fn apply_import(
+        &self,
+        source: &str,
+        now: i64,
+        steps: tokio::sync::mpsc::Receiver<ImportStep>,
+        commit: bool,
+    ) -> Result<ImportApplied, StoreError>;
+}
+
 /// Everything Latchkey stores.
 #[async_trait]
 pub trait Store:
@@ -438,6 +536,7 @@ pub trait Store:
     + AuthzStore
     + SessionStore
     + AuthorizationStore
+    + ImportStore
     + 'static
 {
     /// Is the database reachable and answering?

@@ -18,6 +18,7 @@ mod audit;
 mod authz;
 mod clients;
 mod codes;
+mod import;
 mod keys;
 mod sessions;
 mod tokens;
@@ -29,7 +30,7 @@ use async_trait::async_trait;
 use latchkey_core::store::{Conflict, Store, StoreError};
 use latchkey_core::user::email_key;
 
-use super::{Db, MIGRATOR, ONE_WRITER};
+use super::{Db, ADVANCE_USER_IDS, MIGRATOR, ONE_WRITER};
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
 use crate::store::SqlStore;

@@ -6,7 +6,7 @@ use latchkey_core::store::{ClientStore, StoreError};
 use latchkey_core::user::UserId;
 use sqlx::Row;
 
-use super::{Db, DbRow};
+use super::{Conn, Db, DbRow};
 use crate::codec::{hash_of, join, split};
 use crate::errors::{backend, corrupt};
 use crate::store::SqlStore;
@@ -96,6 +96,71 @@ fn client(r: &DbRow) -> Result<Client, StoreError> {
     })
 }
 
+/// Inserts the client; a taken id or (owner, name) is a typed conflict.
+pub(super) async fn insert_client(conn: &mut Conn, c: &Client) -> Result<(), StoreError> {
+    let cols = Columns::of(c);
+    sqlx::query(concat!(
+        "INSERT INTO clients (",
+        client_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(c.owner.0)
+    .bind(cols.secret)
+    .bind(c.grant_type.as_str())
+    .bind(cols.redirect_uris)
+    .bind(cols.scopes)
+    .bind(cols.filters)
+    .bind(c.restricted)
+    .bind(c.skip_authorization)
+    .bind(c.lifetimes.jwt)
+    .bind(c.lifetimes.opaque)
+    .bind(c.lifetimes.refresh)
+    .bind(c.created_at)
+    .bind(cols.permissions)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Writes what an import carries of the client: every field but its lifetimes and permissions
+/// (set here, not upstream), and its secret only when `secret`. A client that became public
+/// loses its permissions with its secret, as a public client cannot hold any.
+pub(super) async fn update_imported_client(
+    conn: &mut Conn,
+    c: &Client,
+    secret: bool,
+) -> Result<(), StoreError> {
+    let cols = Columns::of(c);
+    let done = sqlx::query(
+        "UPDATE clients SET name = $2, owner_id = $3, grant_type = $4, redirect_uris = $5, \
+         scopes = $6, filters = $7, restricted = $8, skip_authorization = $9, \
+         secret_hash = CASE WHEN $10 THEN $11 ELSE secret_hash END, \
+         permissions = CASE WHEN $10 AND $11 IS NULL THEN '' ELSE permissions END WHERE id = $1",
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(c.owner.0)
+    .bind(c.grant_type.as_str())
+    .bind(cols.redirect_uris)
+    .bind(cols.scopes)
+    .bind(cols.filters)
+    .bind(c.restricted)
+    .bind(c.skip_authorization)
+    .bind(secret)
+    .bind(cols.secret)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("client {}", c.id)))
+    }
+}
+
 impl SqlStore<Db> {
     async fn fetch_clients<'q>(
         &self,
@@ -110,36 +175,8 @@ impl SqlStore<Db> {
 impl ClientStore for SqlStore<Db> {
     async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
         let c = c.clone();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let cols = Columns::of(&c);
-                sqlx::query(concat!(
-                    "INSERT INTO clients (",
-                    client_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
-                .bind(&c.id)
-                .bind(&c.name)
-                .bind(c.owner.0)
-                .bind(cols.secret)
-                .bind(c.grant_type.as_str())
-                .bind(cols.redirect_uris)
-                .bind(cols.scopes)
-                .bind(cols.filters)
-                .bind(c.restricted)
-                .bind(c.skip_authorization)
-                .bind(c.lifetimes.jwt)
-                .bind(c.lifetimes.opaque)
-                .bind(c.lifetimes.refresh)
-                .bind(c.created_at)
-                .bind(cols.permissions)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-                Ok(())
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(async move { insert_client(tx, &c).await }))
+            .await
     }
 
     async fn update_client(&self, c: &Client) -> Result<(), StoreError> {

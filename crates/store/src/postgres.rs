@@ -7,6 +7,11 @@ pub(crate) type Db = sqlx::Postgres;
 /// PostgreSQL's writers run in parallel, each locking only the rows it changes.
 pub(crate) const ONE_WRITER: bool = false;
 
+/// After an import that inserted users with their upstream ids: the identity sequence moves past
+/// the largest, so that a user created afterwards never takes an imported id.
+pub(crate) const ADVANCE_USER_IDS: Option<&str> =
+    Some("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))");
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 // The same files as `sqlite.rs` includes: see `backend.rs` for why.

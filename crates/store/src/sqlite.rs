@@ -8,6 +8,10 @@ pub(crate) type Db = sqlx::Sqlite;
 /// rotation needs no family-row lock (`tokens.rs`).
 pub(crate) const ONE_WRITER: bool = true;
 
+/// Nothing to do after an import: an `AUTOINCREMENT` key never goes below the largest id ever
+/// inserted, explicit ones included.
+pub(crate) const ADVANCE_USER_IDS: Option<&str> = None;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The same files as `postgres.rs` includes: see `backend.rs` for why.

@@ -15,7 +15,7 @@ use crate::errors::backend;
 use crate::store::SqlStore;
 
 /// The `INSERT` of these access-token rows, one statement for them all.
-fn access_insert(rows: &[AccessTokenRow]) -> sqlx::QueryBuilder<'_, Db> {
+pub(super) fn access_insert(rows: &[AccessTokenRow]) -> sqlx::QueryBuilder<'_, Db> {
     let mut insert = sqlx::QueryBuilder::<Db>::new(
         "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, \
          expires_at, family_id, revoked) ",

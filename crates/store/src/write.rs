@@ -62,16 +62,38 @@ impl<DB: sqlx::Database> SqlStore<DB> {
             + Send
             + 'static,
     {
+        self.write_then(Ending::Commit, work).await
+    }
+
+    /// [`SqlStore::write`], ending as `ending` says: a dry run does all the work, then rolls it
+    /// back.
+    pub(crate) async fn write_then<T, F>(&self, ending: Ending, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut sqlx::Transaction<'static, DB>) -> Written<'t, T>
+            + Send
+            + 'static,
+    {
         let (pool, writes) = (self.pool.clone(), self.writes.clone());
         detached(async move {
             let _turn = writes.take().await;
             let mut tx = pool.begin().await.map_err(backend)?;
             let done = work(&mut tx).await?;
-            tx.commit().await.map_err(backend)?;
+            match ending {
+                Ending::Commit => tx.commit().await.map_err(backend)?,
+                Ending::RollBack => tx.rollback().await.map_err(backend)?,
+            }
             Ok(done)
         })
         .await
     }
+}
+
+/// How a write's transaction ends when its work succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    Commit,
+    RollBack,
 }
 
 /// Runs `work` in its own task: see [`SqlStore::write`].

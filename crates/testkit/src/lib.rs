@@ -247,6 +247,12 @@ async fn start<S: Store>(
 }
 
 impl<S: Store> TestServer<S> {
+    /// The keyed hasher of this server's tokens and secrets, for writing rows it will recognise
+    /// (an import's tokens).
+    pub fn hasher(&self) -> SecretHasher {
+        SecretHasher::new(&self.master)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -2,6 +2,7 @@
 
 pub mod authz;
 pub mod client;
+pub mod import;
 pub mod keys;
 pub mod serve;
 pub mod token;
