@@ -343,3 +343,28 @@ def test_what_is_not_an_export_is_refused_with_its_reason(imported, tmp_path):
     assert done.returncode == 1 and "not a Django dumpdata export" in done.stderr, done.stderr
     done = imported.run(str(tmp_path / "missing.json"), check=False)
     assert done.returncode == 1 and "missing.json" in done.stderr, done.stderr
+
+
+def test_secrets_newer_django_oauth_toolkit_hashed_still_authenticate(make_latchkey, tmp_path):
+    """`--dot 3`: every other application's secret is a Django pbkdf2 hash (hash_client_secret)."""
+    export, manifest = generate(tmp_path, "dot3", "--users", "30", "--seed", "4", "--dot", "3")
+    lk = make_latchkey("import-dot3")
+    found = Imported(lk, export, manifest, tables=None)
+    summary = found.summary()
+    hashed = [a for a in found.apps.values() if a["secret_stored_hashed"] and a["expected"] == "import"]
+    assert summary["clients"]["imported"] == sum(a["expected"] == "import" for a in found.apps.values())
+    partner = next(a for a in hashed if a["grant_type"] == "client-credentials")
+    lk.start()
+
+    def cc(secret):
+        return requests.post(
+            lk.token_url,
+            data={"grant_type": "client_credentials", "token_type": "jwt"},
+            auth=(partner["client_id"], secret),
+            timeout=30,
+        )
+
+    assert cc(partner["client_secret"] + "x").status_code == 401
+    for _ in range(2):  # the first check pays Django's cost and stores Latchkey's hash instead
+        r = cc(partner["client_secret"])
+        assert r.status_code == 200, r.text

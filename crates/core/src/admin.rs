@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::client::{
     parse_client_id, parse_filter, parse_lifetime, Client, ClientInputError, ClientKind, GrantType,
-    Lifetimes, Permission, RedirectUri,
+    Lifetimes, Permission, RedirectUri, StoredSecret,
 };
 use crate::password::{PasswordError, PasswordHasher};
 use crate::random::{client_id, secret_token, Random};
@@ -246,19 +246,25 @@ impl<S: Store> Admin<S> {
             (ClientKind::Public, None)
         } else {
             let kept = existing.as_ref().and_then(|c| match &c.kind {
-                ClientKind::Confidential { secret_hash, .. } => Some(*secret_hash),
+                ClientKind::Confidential { secret, .. } => Some(secret.clone()),
                 ClientKind::Public => None,
             });
-            let (secret_hash, shown) = match (spec.client_secret, kept) {
-                (Some(secret), _) => (self.hasher.hash(secret.expose()), Some(secret)),
+            let (stored, shown) = match (spec.client_secret, kept) {
+                (Some(secret), _) => (
+                    StoredSecret::Keyed(self.hasher.hash(secret.expose())),
+                    Some(secret),
+                ),
                 (None, Some(kept)) => (kept, None),
                 (None, None) => {
                     let secret = secret_token(self.random.as_ref());
-                    (self.hasher.hash(secret.expose()), Some(secret))
+                    (
+                        StoredSecret::Keyed(self.hasher.hash(secret.expose())),
+                        Some(secret),
+                    )
                 }
             };
             let kind = ClientKind::Confidential {
-                secret_hash,
+                secret: stored,
                 permissions,
             };
             (kind, shown)

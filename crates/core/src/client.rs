@@ -151,9 +151,20 @@ impl FromStr for Permission {
 pub enum ClientKind {
     Public,
     Confidential {
-        secret_hash: TokenHash,
+        secret: StoredSecret,
         permissions: BTreeSet<Permission>,
     },
+}
+
+/// How a confidential client's secret is kept: never as the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredSecret {
+    /// Latchkey's keyed hash (HMAC-SHA256 under the server key): checked in microseconds.
+    Keyed(TokenHash),
+    /// A Django password hash, as django-oauth-toolkit 2+ keeps secrets (`hash_client_secret`),
+    /// brought by an import. Its first successful check replaces it with the keyed hash, so only
+    /// that one check pays Django's cost.
+    Django(String),
 }
 
 /// Per-client overrides of the server's token lifetimes, in seconds.

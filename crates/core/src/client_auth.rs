@@ -6,7 +6,7 @@
 
 use latchkey_proto::ErrorCode;
 
-use crate::client::{Client, ClientKind, Permission};
+use crate::client::{Client, ClientKind, Permission, StoredSecret};
 use crate::error::OAuthError;
 use crate::secret::{Secret, SecretHasher};
 
@@ -101,7 +101,9 @@ impl PermissionError {
     }
 }
 
-/// The secret check itself, for callers that already hold the client (e.g. from a cache).
+/// The secret check itself, for callers that already hold the client (e.g. from a cache). A
+/// Django-hashed secret never passes here: [`Directory::authenticate`](crate::directory::Directory::authenticate)
+/// checks it on the hashing pool first, then replaces it with the keyed hash.
 pub fn verify_client(
     client: Client,
     hasher: &SecretHasher,
@@ -114,11 +116,13 @@ pub fn verify_client(
         (ClientKind::Public, Some(_)) => {
             Err(OAuthError::InvalidClient("client authentication failed"))
         }
-        (ClientKind::Confidential { secret_hash, .. }, Some(secret))
-            if hasher.matches(secret.expose(), secret_hash) =>
-        {
-            Ok(AuthenticatedClient(client))
-        }
+        (
+            ClientKind::Confidential {
+                secret: StoredSecret::Keyed(stored),
+                ..
+            },
+            Some(secret),
+        ) if hasher.matches(secret.expose(), stored) => Ok(AuthenticatedClient(client)),
         (ClientKind::Confidential { .. }, _) => {
             Err(OAuthError::InvalidClient("client authentication failed"))
         }
@@ -166,7 +170,7 @@ mod tests {
         let hasher = SecretHasher::new(&[3; 32]);
         let confidential = |held: &[Permission]| {
             authenticated(ClientKind::Confidential {
-                secret_hash: hasher.hash("s"),
+                secret: StoredSecret::Keyed(hasher.hash("s")),
                 permissions: held.iter().copied().collect::<BTreeSet<_>>(),
             })
         };

@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
-use crate::client::Client;
+use crate::client::{Client, ClientKind, StoredSecret};
 use crate::client_auth::{verify_client, AuthenticatedClient, ClientCredentials};
-use crate::error::OAuthError;
-use crate::secret::SecretHasher;
+use crate::error::{InternalError, OAuthError};
+use crate::password::{HashingPool, PasswordCheck, PoolError};
+use crate::secret::{Secret, SecretHasher, TokenHash};
+use crate::signin::BUSY_RETRY_AFTER;
 use crate::store::{Store, StoreError};
 use crate::user::{User, UserId};
 
@@ -77,12 +79,58 @@ impl<S: Store> Directory<S> {
     pub async fn authenticate(
         &self,
         hasher: &SecretHasher,
+        passwords: &HashingPool,
         creds: &ClientCredentials,
     ) -> Result<AuthenticatedClient, OAuthError> {
         let client = self
             .client(&creds.client_id)
             .await?
             .ok_or(OAuthError::InvalidClient("client authentication failed"))?;
-        verify_client(Client::clone(&client), hasher, creds)
+        let mut client = Client::clone(&client);
+        if let (ClientKind::Confidential { secret, .. }, Some(presented)) =
+            (&mut client.kind, &creds.secret)
+        {
+            if let StoredSecret::Django(django) = secret {
+                let keyed = self
+                    .carry_django_secret(hasher, passwords, &client.id, django, presented)
+                    .await?;
+                *secret = StoredSecret::Keyed(keyed);
+            }
+        }
+        verify_client(client, hasher, creds)
+    }
+
+    /// Checks a secret against the Django hash an import brought, and on a match stores its keyed
+    /// hash instead. Django's cost (600 000 PBKDF2 rounds) is paid on the hashing pool, bounded
+    /// like a password sign-in, and once.
+    async fn carry_django_secret(
+        &self,
+        hasher: &SecretHasher,
+        passwords: &HashingPool,
+        client_id: &str,
+        django: &str,
+        presented: &Secret,
+    ) -> Result<TokenHash, OAuthError> {
+        let check = passwords
+            .verify(presented.clone(), Some(django.to_owned()))
+            .await
+            .map_err(|e| match e {
+                PoolError::Busy => OAuthError::Unavailable {
+                    retry_after: BUSY_RETRY_AFTER,
+                },
+                other => OAuthError::Internal(InternalError::Blocking(other.to_string())),
+            })?;
+        if !matches!(check, PasswordCheck::Match { .. }) {
+            return Err(OAuthError::InvalidClient("client authentication failed"));
+        }
+        let keyed = hasher.hash(presented.expose());
+        // False when another request carried it first: the same keyed hash either way.
+        self.store
+            .upgrade_client_secret(client_id, django, &keyed)
+            .await?;
+        self.clients.invalidate(client_id);
+        tracing::info!(target: "audit", client_id,
+            "client secret carried over from its Django hash to Latchkey's keyed hash");
+        Ok(keyed)
     }
 }

@@ -58,7 +58,7 @@ impl From<StoreError> for SignInError {
 
 /// How long a caller refused for a full queue or its network's in-flight cap should wait: the
 /// queue drains in well under a second.
-const BUSY_RETRY_AFTER: i64 = 1;
+pub(crate) const BUSY_RETRY_AFTER: i64 = 1;
 
 /// The longest login that can name an account: an email address (RFC 5321's 254).
 const MAX_LOGIN_CHARS: usize = 254;

@@ -95,6 +95,14 @@ pub trait ClientStore: Send + Sync {
     async fn client_by_name(&self, owner: UserId, name: &str)
         -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces a Django-hashed secret with the keyed hash of the same secret, only if `django`
+    /// is still stored (compare-and-swap); false when it was not.
+    async fn upgrade_client_secret(
+        &self,
+        id: &str,
+        django: &str,
+        keyed: &TokenHash,
+    ) -> Result<bool, StoreError>;
     /// The longest per-client JWT lifetime, if any client overrides the global one: retired
     /// signing keys stay published at least this long.
     async fn max_client_jwt_lifetime(&self) -> Result<Option<i64>, StoreError>;

@@ -158,7 +158,9 @@ impl<S: Store> TokenService<S> {
         &self,
         creds: &ClientCredentials,
     ) -> Result<AuthenticatedClient, OAuthError> {
-        self.directory.authenticate(&self.hasher, creds).await
+        self.directory
+            .authenticate(&self.hasher, self.sign_in.passwords(), creds)
+            .await
     }
 
     pub fn settings(&self) -> &TokenSettings {

@@ -1,7 +1,8 @@
 //! OAuth2 clients: [`ClientStore`].
 
 use async_trait::async_trait;
-use latchkey_core::client::{Client, ClientKind, Lifetimes, Permission, RedirectUri};
+use latchkey_core::client::{Client, ClientKind, Lifetimes, Permission, RedirectUri, StoredSecret};
+use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{ClientStore, StoreError};
 use latchkey_core::user::UserId;
 use sqlx::Row;
@@ -15,13 +16,16 @@ use crate::store::SqlStore;
 macro_rules! client_columns {
     () => {
         "id, name, owner_id, secret_hash, grant_type, redirect_uris, scopes, filters, restricted, \
-         skip_authorization, jwt_lifetime, opaque_lifetime, refresh_lifetime, created_at, permissions"
+         skip_authorization, jwt_lifetime, opaque_lifetime, refresh_lifetime, created_at, \
+         permissions, secret_django"
     };
 }
 
 /// The columns `INSERT` and `UPDATE` spell differently from the fields of [`Client`].
 struct Columns {
     secret: Option<Vec<u8>>,
+    /// A Django-hashed secret, until its first use (see [`StoredSecret::Django`]).
+    django: Option<String>,
     redirect_uris: String,
     scopes: String,
     filters: String,
@@ -41,13 +45,16 @@ impl Columns {
             .iter()
             .map(|p| p.as_str().to_owned())
             .collect();
-        Columns {
-            secret: match &c.kind {
-                ClientKind::Public => None,
-                ClientKind::Confidential { secret_hash, .. } => {
-                    Some(secret_hash.as_bytes().to_vec())
-                }
+        let (secret, django) = match &c.kind {
+            ClientKind::Public => (None, None),
+            ClientKind::Confidential { secret, .. } => match secret {
+                StoredSecret::Keyed(h) => (Some(h.as_bytes().to_vec()), None),
+                StoredSecret::Django(d) => (None, Some(d.clone())),
             },
+        };
+        Columns {
+            secret,
+            django,
             redirect_uris: join(&uris),
             scopes: join(&c.scopes),
             filters: join(&c.filters),
@@ -58,17 +65,23 @@ impl Columns {
 
 fn client(r: &DbRow) -> Result<Client, StoreError> {
     let secret: Option<Vec<u8>> = r.try_get("secret_hash").map_err(backend)?;
+    let django: Option<String> = r.try_get("secret_django").map_err(backend)?;
     let permissions = split(&r.try_get::<String, _>("permissions").map_err(backend)?)
         .iter()
         .map(|p| p.parse::<Permission>().map_err(corrupt))
         .collect::<Result<_, _>>()?;
-    let kind = match secret {
-        Some(h) => ClientKind::Confidential {
-            secret_hash: hash_of(&h)?,
+    let kind = match (secret, django) {
+        (Some(h), None) => ClientKind::Confidential {
+            secret: StoredSecret::Keyed(hash_of(&h)?),
             permissions,
         },
-        None if permissions.is_empty() => ClientKind::Public,
-        None => return Err(corrupt("a public client holds permissions")),
+        (None, Some(d)) => ClientKind::Confidential {
+            secret: StoredSecret::Django(d),
+            permissions,
+        },
+        (Some(_), Some(_)) => return Err(corrupt("a client holds two secrets")),
+        (None, None) if permissions.is_empty() => ClientKind::Public,
+        (None, None) => return Err(corrupt("a public client holds permissions")),
     };
     let grant: String = r.try_get("grant_type").map_err(backend)?;
     let uris: String = r.try_get("redirect_uris").map_err(backend)?;
@@ -102,7 +115,7 @@ pub(super) async fn insert_client(conn: &mut Conn, c: &Client) -> Result<(), Sto
     sqlx::query(concat!(
         "INSERT INTO clients (",
         client_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(&c.id)
     .bind(&c.name)
@@ -119,6 +132,7 @@ pub(super) async fn insert_client(conn: &mut Conn, c: &Client) -> Result<(), Sto
     .bind(c.lifetimes.refresh)
     .bind(c.created_at)
     .bind(cols.permissions)
+    .bind(cols.django)
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -138,7 +152,9 @@ pub(super) async fn update_imported_client(
         "UPDATE clients SET name = $2, owner_id = $3, grant_type = $4, redirect_uris = $5, \
          scopes = $6, filters = $7, restricted = $8, skip_authorization = $9, \
          secret_hash = CASE WHEN $10 THEN $11 ELSE secret_hash END, \
-         permissions = CASE WHEN $10 AND $11 IS NULL THEN '' ELSE permissions END WHERE id = $1",
+         secret_django = CASE WHEN $10 THEN $12 ELSE secret_django END, \
+         permissions = CASE WHEN $10 AND $11 IS NULL AND $12 IS NULL THEN '' ELSE permissions END \
+         WHERE id = $1",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -151,6 +167,7 @@ pub(super) async fn update_imported_client(
     .bind(c.skip_authorization)
     .bind(secret)
     .bind(cols.secret)
+    .bind(cols.django)
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -188,7 +205,8 @@ impl ClientStore for SqlStore<Db> {
                     "UPDATE clients SET name = $2, owner_id = $3, secret_hash = $4, \
                      grant_type = $5, redirect_uris = $6, scopes = $7, filters = $8, \
                      restricted = $9, skip_authorization = $10, jwt_lifetime = $11, \
-                     opaque_lifetime = $12, refresh_lifetime = $13, permissions = $14 WHERE id = $1",
+                     opaque_lifetime = $12, refresh_lifetime = $13, permissions = $14, \
+                     secret_django = $15 WHERE id = $1",
                 )
                 .bind(&c.id)
                 .bind(&c.name)
@@ -204,6 +222,7 @@ impl ClientStore for SqlStore<Db> {
                 .bind(c.lifetimes.opaque)
                 .bind(c.lifetimes.refresh)
                 .bind(cols.permissions)
+                .bind(cols.django)
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
@@ -245,6 +264,31 @@ impl ClientStore for SqlStore<Db> {
             " FROM clients ORDER BY created_at, id"
         );
         self.fetch_clients(sqlx::query(sql)).await
+    }
+
+    async fn upgrade_client_secret(
+        &self,
+        id: &str,
+        django: &str,
+        keyed: &TokenHash,
+    ) -> Result<bool, StoreError> {
+        let (id, django, keyed) = (id.to_owned(), django.to_owned(), *keyed);
+        self.write(move |tx| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE clients SET secret_hash = $3, secret_django = NULL \
+                     WHERE id = $1 AND secret_django = $2",
+                )
+                .bind(&id)
+                .bind(&django)
+                .bind(keyed.as_bytes())
+                .execute(&mut **tx)
+                .await
+                .map_err(backend)?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
     }
 
     async fn max_client_jwt_lifetime(&self) -> Result<Option<i64>, StoreError> {

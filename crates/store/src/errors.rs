@@ -51,6 +51,12 @@ const UNIQUE: &[Unique] = &[
         conflict: Some(Conflict::ClientName),
     },
     Unique {
+        // One origin per imported row: the importer reads origins before it writes.
+        name: "import_origins_pkey",
+        sqlite_columns: "import_origins.source, import_origins.kind, import_origins.upstream_key",
+        conflict: None,
+    },
+    Unique {
         name: "signing_keys_pkey",
         sqlite_columns: "signing_keys.kid",
         conflict: None,

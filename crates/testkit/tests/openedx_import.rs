@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use latchkey_core::admin::UserSpec;
+use latchkey_core::client::{ClientKind, StoredSecret};
 use latchkey_core::scope::ScopeRegistry;
 use latchkey_core::store::Store;
 use latchkey_core::user::UserId;
@@ -385,7 +386,63 @@ async fn strict_stops_at_the_first_malformed_row_and_the_rest_skips_it(
     assert_eq!(lenient.users.imported, 2);
 }
 
+async fn stored_secret(store: &impl Store, id: &str) -> StoredSecret {
+    match store.client_by_id(id).await.unwrap().unwrap().kind {
+        ClientKind::Confidential { secret, .. } => secret,
+        ClientKind::Public => panic!("{id} became public"),
+    }
+}
+
+/// django-oauth-toolkit 2+ keeps secrets as Django hashes: the first good check pays Django's
+/// cost and stores Latchkey's keyed hash instead; a re-import does not bring the old one back.
+async fn a_django_hashed_client_secret_is_carried_over_on_first_use(
+    server: TestServer<impl Store>,
+) {
+    const SERVICE_ID: &str = "serviceServiceServiceService0123456789ab";
+    let mut rows = export("ada@example.org", EDX_HASH, false);
+    rows.push(
+        json!({"model": "oauth2_provider.application", "pk": 2, "fields": {
+        "client_id": SERVICE_ID, "user": 10, "redirect_uris": "", "client_type": "confidential",
+        "authorization_grant_type": "client-credentials", "client_secret": HORSE_HASH,
+        "name": "service", "skip_authorization": false, "created": "2023-01-01T00:00:00Z",
+        "hash_client_secret": true}}),
+    );
+    let summary = import(&server, &rows, false, false).await.unwrap();
+    assert_eq!(summary.clients.imported, 2);
+    assert_eq!(
+        stored_secret(&*server.store, SERVICE_ID).await,
+        StoredSecret::Django(HORSE_HASH.into())
+    );
+    let cc = |secret: &'static str| {
+        [
+            ("grant_type", "client_credentials"),
+            ("client_id", SERVICE_ID),
+            ("client_secret", secret),
+        ]
+    };
+    let (status, body) = token(&server, &cc("correct horse battery stable")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(matches!(
+        stored_secret(&*server.store, SERVICE_ID).await,
+        StoredSecret::Django(_)
+    ));
+
+    for _ in 0..2 {
+        let (status, body) = token(&server, &cc("correct horse battery staple")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let keyed = StoredSecret::Keyed(server.hasher().hash("correct horse battery staple"));
+    assert_eq!(stored_secret(&*server.store, SERVICE_ID).await, keyed);
+    let again = import(&server, &rows, false, false).await.unwrap();
+    assert_eq!(again.clients.unchanged, 2);
+    assert_eq!(stored_secret(&*server.store, SERVICE_ID).await, keyed);
+}
+
 on_both_backends!(
+    a_django_hashed_client_secret_is_carried_over_on_first_use,
     imported_users_keep_their_ids_subs_and_django_passwords,
     a_reimport_writes_what_changed_upstream_and_keeps_what_changed_here,
     staff_changes_move_the_authz_version,

@@ -3,6 +3,7 @@
 
 use latchkey_core::client::{
     parse_client_id, parse_filter, Client, ClientKind, GrantType, Lifetimes, RedirectUri,
+    StoredSecret,
 };
 use latchkey_core::password::StoredHash;
 use latchkey_core::scope::{ScopeRegistry, DEFAULT_SCOPES, OPENID_SCOPE, USER_ID_SCOPE};
@@ -177,10 +178,20 @@ pub fn application(
     } else if a.client_secret.is_empty() {
         return Err("confidential without secret".into());
     } else if a.hash_client_secret || StoredHash::parse(&a.client_secret).is_ok() {
-        return Err("hashed client secret (django-oauth-toolkit 2+)".into());
+        // django-oauth-toolkit 2+ keeps a Django password hash of the secret: carried as it is,
+        // checked once on the hashing pool and then replaced by the keyed hash.
+        match StoredHash::parse(&a.client_secret) {
+            Ok(StoredHash::Unusable) | Err(_) => {
+                return Err("client secret hash cannot be verified".into())
+            }
+            Ok(_) => ClientKind::Confidential {
+                secret: StoredSecret::Django(a.client_secret.clone()),
+                permissions: Default::default(),
+            },
+        }
     } else {
         ClientKind::Confidential {
-            secret_hash: hasher.hash(&a.client_secret),
+            secret: StoredSecret::Keyed(hasher.hash(&a.client_secret)),
             permissions: Default::default(),
         }
     };

@@ -9,7 +9,9 @@ mod sessions;
 
 use std::sync::Arc;
 
-use latchkey_core::client::{Client, ClientKind, GrantType, Lifetimes, Permission, RedirectUri};
+use latchkey_core::client::{
+    Client, ClientKind, GrantType, Lifetimes, Permission, RedirectUri, StoredSecret,
+};
 use latchkey_core::secret::{SecretHasher, TokenHash};
 use latchkey_core::store::*;
 use latchkey_core::user::{User, UserId};
@@ -56,7 +58,7 @@ pub fn client(id: &str, owner: UserId, public: bool) -> Client {
             ClientKind::Public
         } else {
             ClientKind::Confidential {
-                secret_hash: hash(id),
+                secret: StoredSecret::Keyed(hash(id)),
                 permissions: Default::default(),
             }
         },

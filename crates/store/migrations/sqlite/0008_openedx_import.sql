@@ -9,3 +9,7 @@ CREATE TABLE import_origins (
     imported_at BIGINT NOT NULL,
     PRIMARY KEY (source, kind, upstream_key)
 );
+
+-- A confidential client's secret as django-oauth-toolkit 2+ kept it (a Django password hash),
+-- until its first successful use replaces it with secret_hash. At most one of the two is set.
+ALTER TABLE clients ADD COLUMN secret_django TEXT;
