@@ -145,6 +145,9 @@ impl FromStr for Permission {
     }
 }
 
+/// The filter that confines a token to its own user's data (Open edX's `FILTER_USER_ME`).
+pub const USER_ME_FILTER: &str = "user:me";
+
 /// Public clients (mobile apps, SPAs) cannot keep a secret; confidential ones store only its hash,
 /// and only they hold permissions (a public client that did would lend them to anyone).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,6 +210,20 @@ pub struct Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         matches!(self.kind, ClientKind::Public)
+    }
+
+    /// The `filters` its access tokens carry, in the JWT and in introspection answers alike: its
+    /// own, then `user:me` unless it is a client_credentials client, as Open edX's
+    /// `DOTAdapter.get_authorization_filters` adds it. A token issued for a user then reaches
+    /// only that user's data in APIs that honour the filter; a client_credentials client acts as
+    /// its owner to read in bulk, which the filter would confine to the owner's own rows.
+    pub fn token_filters(&self) -> Vec<String> {
+        let mut filters = self.filters.clone();
+        let user_me = self.grant_type != GrantType::ClientCredentials;
+        if user_me && !filters.iter().any(|f| f == USER_ME_FILTER) {
+            filters.push(USER_ME_FILTER.to_owned());
+        }
+        filters
     }
 
     /// The permissions this client holds; always none for a public client.
@@ -294,6 +311,43 @@ mod tests {
             "authz:admin".parse::<Permission>(),
             Err(ClientInputError::Permission("authz:admin".into()))
         );
+    }
+
+    #[test]
+    fn tokens_for_a_user_carry_user_me_once_and_client_credentials_never() {
+        let client = |grant_type, filters: &[&str]| Client {
+            id: "c".into(),
+            name: "c".into(),
+            owner: UserId(1),
+            kind: ClientKind::Public,
+            grant_type,
+            redirect_uris: vec![],
+            scopes: vec![],
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+            restricted: false,
+            skip_authorization: false,
+            lifetimes: Lifetimes::default(),
+            created_at: 0,
+        };
+        let org = ["content_org:MITx"];
+        for grant in [GrantType::Password, GrantType::AuthorizationCode] {
+            assert_eq!(
+                client(grant, &org).token_filters(),
+                ["content_org:MITx", "user:me"]
+            );
+            assert_eq!(
+                client(grant, &["user:me", "content_org:MITx"]).token_filters(),
+                ["user:me", "content_org:MITx"],
+                "configured already: not twice"
+            );
+        }
+        assert_eq!(
+            client(GrantType::ClientCredentials, &org).token_filters(),
+            ["content_org:MITx"]
+        );
+        assert!(client(GrantType::ClientCredentials, &[])
+            .token_filters()
+            .is_empty());
     }
 
     #[test]

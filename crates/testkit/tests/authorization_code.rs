@@ -233,7 +233,7 @@ async fn a_public_client_with_pkce_gets_jwts_and_a_verifiable_id_token<S: Store>
     .unwrap();
     assert_eq!(access.grant_type, "authorization-code");
     assert_eq!(access.client_id, f.spa);
-    assert_eq!(access.filters, ["content_org:MITx"]);
+    assert_eq!(access.filters, ["content_org:MITx", "user:me"]);
     assert_eq!(access.email.as_deref(), Some("alice@example.org"));
 
     // The ID token is for the client, signed with a published key, and carries the nonce.
