@@ -67,7 +67,9 @@ pub enum ClientInputError {
     Filter(String),
     #[error("{0} lifetime must be between 1 and 31536000 seconds (got {1})")]
     Lifetime(&'static str, i64),
-    #[error("unknown permission {0:?}: expected introspect, authz:read or authz:write")]
+    #[error(
+        "unknown permission {0:?}: expected introspect, authz:read, authz:write or token:mint"
+    )]
     Permission(String),
     #[error(
         "a public client cannot hold permissions (it would hold {0}): anyone who knows its \
@@ -102,13 +104,16 @@ pub enum Permission {
     AuthzRead,
     /// Assigning and unassigning roles through the authz API.
     AuthzWrite,
+    /// Minting a short-lived service JWT for any enabled user (`POST /oauth2/mint`).
+    TokenMint,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 3] = [
+    pub const ALL: [Permission; 4] = [
         Permission::Introspect,
         Permission::AuthzRead,
         Permission::AuthzWrite,
+        Permission::TokenMint,
     ];
 
     /// The spelling operators type and the database stores.
@@ -117,6 +122,7 @@ impl Permission {
             Permission::Introspect => "introspect",
             Permission::AuthzRead => "authz:read",
             Permission::AuthzWrite => "authz:write",
+            Permission::TokenMint => "token:mint",
         }
     }
 
@@ -125,6 +131,7 @@ impl Permission {
         match self {
             Permission::Introspect => "introspection",
             Permission::AuthzRead | Permission::AuthzWrite => "the authz API",
+            Permission::TokenMint => "minting service JWTs",
         }
     }
 }

@@ -301,41 +301,6 @@ impl<S: Store> TokenService<S> {
         claims.client_id = grant.client.id.clone();
         claims
     }
-
-    /// A short-lived JWT for `user`, minted by a trusted service with no stored row and marked
-    /// `token_use: "service"`. With no scopes it carries `email profile`.
-    pub fn mint_service_jwt(
-        &self,
-        user: &User,
-        scopes: Option<Vec<String>>,
-        audience: Option<String>,
-        lifetime: i64,
-        now: i64,
-    ) -> Result<String, OAuthError> {
-        if lifetime < 1 || lifetime > self.settings.service_jwt_max_lifetime {
-            return Err(OAuthError::InvalidRequest(format!(
-                "lifetime must be between 1 and {} seconds",
-                self.settings.service_jwt_max_lifetime
-            )));
-        }
-        if user.disabled {
-            return Err(OAuthError::InvalidGrant("the user is disabled"));
-        }
-        let scopes = scopes.unwrap_or_else(|| vec!["email".into(), "profile".into()]);
-        if let Some(bad) = scopes.iter().find(|s| !self.scopes.contains(s)) {
-            return Err(crate::scope::ScopeError::Unregistered(bad.clone()).into());
-        }
-        let mut claims = identity_claims(user, scopes);
-        claims.iss = self.settings.issuer.clone();
-        claims.aud = audience.unwrap_or_else(|| self.settings.audience.clone());
-        claims.exp = now + lifetime;
-        claims.iat = now;
-        claims.jti = hex_id(self.random.as_ref(), 16);
-        claims.grant_type = "service".into();
-        claims.client_id = "latchkey-service".into();
-        claims.token_use = Some("service".into());
-        Ok(self.keys.signer().sign(&claims)?)
-    }
 }
 
 /// The claims that describe the user, by scope: identity only, never policy. The caller fills in
