@@ -154,9 +154,12 @@ class Latchkey:
         email: str | None = None,
         staff: bool = False,
         unverified: bool = False,
+        name: str | None = None,
     ) -> User:
         email = email or f"{username}@example.org"
         args = ["user", "create", "--username", username, "--email", email, "--password-stdin", "--json"]
+        if name:
+            args += ["--name", name]
         if staff:
             args.append("--staff")
         if unverified:

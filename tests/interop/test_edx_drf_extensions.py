@@ -150,10 +150,11 @@ def test_decoder_accepts_a_password_grant_jwt(edx, world):
     assert payload["superuser"] is False
     assert payload["email_verified"] is True
     assert payload["is_restricted"] is False
-    assert payload["filters"] == []
+    assert payload["filters"] == ["user:me"]
     assert payload["scopes"] == ["read", "write", "email", "profile", "user_id"]
-    for claim in ("name", "given_name", "family_name"):
+    for claim in ("given_name", "family_name"):
         assert isinstance(payload[claim], str)
+    assert payload["name"] is None  # alice has no name: `null`, as Open edX sends it
 
 
 def test_decoder_reads_unverified_and_non_staff(edx, world):

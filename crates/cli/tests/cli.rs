@@ -343,6 +343,22 @@ fn client_permissions_are_granted_revoked_and_listed() {
         ],
     ));
     assert_eq!(held("plain"), json!([]), "nothing is granted unasked");
+    let minter = json(&latchkey(
+        d,
+        &[
+            "client",
+            "create",
+            "minter",
+            "alice",
+            "--grant-type",
+            "client-credentials",
+            "--permission",
+            "token:mint",
+            "--json",
+        ],
+    ));
+    assert_eq!(minter["permissions"], json!(["token:mint"]));
+    assert_eq!(held("minter"), json!(["token:mint"]));
 
     // On update, grants add to and revocations take from what the client holds.
     let updated = json(&client(&[
@@ -417,7 +433,8 @@ fn client_permissions_are_granted_revoked_and_listed() {
                 "--permission",
                 "authz:admin",
             ],
-            "unknown permission \"authz:admin\": expected introspect, authz:read or authz:write",
+            "unknown permission \"authz:admin\": expected introspect, authz:read, authz:write or \
+             token:mint",
         ),
         (
             vec![
@@ -453,7 +470,7 @@ fn client_permissions_are_granted_revoked_and_listed() {
             .as_array()
             .unwrap()
             .len(),
-        2,
+        3,
         "refused changes changed nothing"
     );
 

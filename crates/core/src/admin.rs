@@ -72,8 +72,8 @@ pub struct ClientSpec {
     pub jwt_lifetime: Option<i64>,
     pub opaque_lifetime: Option<i64>,
     pub refresh_lifetime: Option<i64>,
-    /// Permissions to grant (`introspect`, `authz:read`, `authz:write`); on update, added to the
-    /// ones the client holds.
+    /// Permissions to grant (`introspect`, `authz:read`, `authz:write`, `token:mint`); on update,
+    /// added to the ones the client holds.
     pub permissions: Vec<String>,
     /// Permissions to take away on update.
     pub revoked_permissions: Vec<String>,

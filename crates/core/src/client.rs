@@ -67,7 +67,9 @@ pub enum ClientInputError {
     Filter(String),
     #[error("{0} lifetime must be between 1 and 31536000 seconds (got {1})")]
     Lifetime(&'static str, i64),
-    #[error("unknown permission {0:?}: expected introspect, authz:read or authz:write")]
+    #[error(
+        "unknown permission {0:?}: expected introspect, authz:read, authz:write or token:mint"
+    )]
     Permission(String),
     #[error(
         "a public client cannot hold permissions (it would hold {0}): anyone who knows its \
@@ -102,13 +104,16 @@ pub enum Permission {
     AuthzRead,
     /// Assigning and unassigning roles through the authz API.
     AuthzWrite,
+    /// Minting a short-lived service JWT for any enabled user (`POST /oauth2/mint`).
+    TokenMint,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 3] = [
+    pub const ALL: [Permission; 4] = [
         Permission::Introspect,
         Permission::AuthzRead,
         Permission::AuthzWrite,
+        Permission::TokenMint,
     ];
 
     /// The spelling operators type and the database stores.
@@ -117,6 +122,7 @@ impl Permission {
             Permission::Introspect => "introspect",
             Permission::AuthzRead => "authz:read",
             Permission::AuthzWrite => "authz:write",
+            Permission::TokenMint => "token:mint",
         }
     }
 
@@ -125,6 +131,7 @@ impl Permission {
         match self {
             Permission::Introspect => "introspection",
             Permission::AuthzRead | Permission::AuthzWrite => "the authz API",
+            Permission::TokenMint => "minting service JWTs",
         }
     }
 }
@@ -144,6 +151,9 @@ impl FromStr for Permission {
             .ok_or_else(|| ClientInputError::Permission(s.to_owned()))
     }
 }
+
+/// The filter that confines a token to its own user's data (Open edX's `FILTER_USER_ME`).
+pub const USER_ME_FILTER: &str = "user:me";
 
 /// Public clients (mobile apps, SPAs) cannot keep a secret; confidential ones store only its hash,
 /// and only they hold permissions (a public client that did would lend them to anyone).
@@ -218,6 +228,20 @@ pub struct Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         matches!(self.kind, ClientKind::Public)
+    }
+
+    /// The `filters` its access tokens carry, in the JWT and in introspection answers alike: its
+    /// own, then `user:me` unless it is a client_credentials client, as Open edX's
+    /// `DOTAdapter.get_authorization_filters` adds it. A token issued for a user then reaches
+    /// only that user's data in APIs that honour the filter; a client_credentials client acts as
+    /// its owner to read in bulk, which the filter would confine to the owner's own rows.
+    pub fn token_filters(&self) -> Vec<String> {
+        let mut filters = self.filters.clone();
+        let user_me = self.grant_type != GrantType::ClientCredentials;
+        if user_me && !filters.iter().any(|f| f == USER_ME_FILTER) {
+            filters.push(USER_ME_FILTER.to_owned());
+        }
+        filters
     }
 
     /// The permissions this client holds; always none for a public client.
@@ -305,6 +329,43 @@ mod tests {
             "authz:admin".parse::<Permission>(),
             Err(ClientInputError::Permission("authz:admin".into()))
         );
+    }
+
+    #[test]
+    fn tokens_for_a_user_carry_user_me_once_and_client_credentials_never() {
+        let client = |grant_type, filters: &[&str]| Client {
+            id: "c".into(),
+            name: "c".into(),
+            owner: UserId(1),
+            kind: ClientKind::Public,
+            grant_type,
+            redirect_uris: vec![],
+            scopes: vec![],
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+            restricted: false,
+            skip_authorization: false,
+            lifetimes: Lifetimes::default(),
+            created_at: 0,
+        };
+        let org = ["content_org:MITx"];
+        for grant in [GrantType::Password, GrantType::AuthorizationCode] {
+            assert_eq!(
+                client(grant, &org).token_filters(),
+                ["content_org:MITx", "user:me"]
+            );
+            assert_eq!(
+                client(grant, &["user:me", "content_org:MITx"]).token_filters(),
+                ["user:me", "content_org:MITx"],
+                "configured already: not twice"
+            );
+        }
+        assert_eq!(
+            client(GrantType::ClientCredentials, &org).token_filters(),
+            ["content_org:MITx"]
+        );
+        assert!(client(GrantType::ClientCredentials, &[])
+            .token_filters()
+            .is_empty());
     }
 
     #[test]

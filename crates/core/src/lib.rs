@@ -25,6 +25,7 @@ pub mod random;
 pub mod request;
 pub mod scope;
 pub mod secret;
+pub mod service_jwt;
 pub mod session;
 pub mod session_jwt;
 pub mod signin;

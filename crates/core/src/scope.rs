@@ -83,30 +83,34 @@ impl ScopeRegistry {
                 }
                 s
             }
-            Some(list) => {
-                let mut out: Vec<String> = Vec::new();
-                for scope in list.split(' ').filter(|s| !s.is_empty()) {
-                    check_token(scope)?;
-                    if !self.contains(scope) {
-                        return Err(ScopeError::Unregistered(scope.to_owned()));
-                    }
-                    let allowed = DEFAULT_SCOPES.contains(&scope)
-                        || scope == OPENID_SCOPE
-                        || client.scopes.iter().any(|s| s == scope);
-                    if !allowed {
-                        return Err(ScopeError::NotAllowed(scope.to_owned()));
-                    }
-                    if !out.iter().any(|s| s == scope) {
-                        out.push(scope.to_owned());
-                    }
-                }
-                out
-            }
+            Some(list) => self.allowed(list, client)?,
         };
         if client.grant_type == GrantType::Password && !scopes.iter().any(|s| s == USER_ID_SCOPE) {
             scopes.push(USER_ID_SCOPE.to_owned());
         }
         Ok(scopes)
+    }
+
+    /// The scopes of a space-separated `list`, each registered and one `client` may ask for (a
+    /// default, `openid`, or one granted to it), without duplicates, in the order asked.
+    pub fn allowed(&self, list: &str, client: &Client) -> Result<Vec<String>, ScopeError> {
+        let mut out: Vec<String> = Vec::new();
+        for scope in list.split(' ').filter(|s| !s.is_empty()) {
+            check_token(scope)?;
+            if !self.contains(scope) {
+                return Err(ScopeError::Unregistered(scope.to_owned()));
+            }
+            let allowed = DEFAULT_SCOPES.contains(&scope)
+                || scope == OPENID_SCOPE
+                || client.scopes.iter().any(|s| s == scope);
+            if !allowed {
+                return Err(ScopeError::NotAllowed(scope.to_owned()));
+            }
+            if !out.iter().any(|s| s == scope) {
+                out.push(scope.to_owned());
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use latchkey_token::AccessClaims;
 
+use crate::client::USER_ME_FILTER;
 use crate::error::OAuthError;
 use crate::random::hex_id;
 use crate::secret::Secret;
@@ -43,7 +44,7 @@ impl<S: Store> TokenService<S> {
         claims.iat = now;
         claims.exp = now + lifetime;
         claims.jti = hex_id(self.random.as_ref(), 16);
-        claims.filters = vec!["user:me".into()];
+        claims.filters = vec![USER_ME_FILTER.into()];
         claims.grant_type = "password".into();
         claims.client_id = client_id.to_owned();
         let token = self.keys.signer().sign(&claims)?;

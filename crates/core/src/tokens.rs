@@ -19,6 +19,9 @@ use crate::signin::SignIn;
 use crate::store::{AccessTokenRow, Store};
 use crate::user::{User, UserId};
 
+/// When a restricted client's opaque access token expires: the epoch, as in Open edX.
+const EXPIRED_AT_ISSUE: i64 = 0;
+
 /// Token lifetimes and identity of the issuer; per-client lifetimes override the first three.
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
@@ -248,6 +251,15 @@ impl<S: Store> TokenService<S> {
                     .lifetimes
                     .opaque
                     .unwrap_or(self.settings.opaque_lifetime);
+                // Open edX stores a restricted application's opaque token as expired at the epoch
+                // (`RestrictedApplication.should_expire_access_token`) and answers with the
+                // negative `expires_in` that makes: the client learns who signed in and gets a
+                // refresh token, but no API accepts the access token. Its JWTs are not expired.
+                let expires_at = if grant.client.restricted {
+                    EXPIRED_AT_ISSUE
+                } else {
+                    now + lifetime
+                };
                 let token = secret_token(self.random.as_ref());
                 let row = AccessTokenRow {
                     hash: self.hasher.hash(token.expose()),
@@ -256,15 +268,15 @@ impl<S: Store> TokenService<S> {
                     user_id: grant.user.id,
                     scopes: grant.scopes.clone(),
                     issued_at: now,
-                    expires_at: now + lifetime,
+                    expires_at,
                     family_id: grant.family_id.clone(),
                     revoked: false,
                 };
                 Ok(MintedAccess {
                     token,
                     jti,
-                    expires_at: now + lifetime,
-                    expires_in: lifetime,
+                    expires_at,
+                    expires_in: expires_at - now,
                     row: Some(row),
                 })
             }
@@ -285,46 +297,11 @@ impl<S: Store> TokenService<S> {
         claims.exp = now + lifetime;
         claims.iat = now;
         claims.jti = jti.to_owned();
-        claims.filters = grant.client.filters.clone();
+        claims.filters = grant.client.token_filters();
         claims.is_restricted = grant.client.restricted;
         claims.grant_type = grant.client.grant_type.as_str().to_owned();
         claims.client_id = grant.client.id.clone();
         claims
-    }
-
-    /// A short-lived JWT for `user`, minted by a trusted service with no stored row and marked
-    /// `token_use: "service"`. With no scopes it carries `email profile`.
-    pub fn mint_service_jwt(
-        &self,
-        user: &User,
-        scopes: Option<Vec<String>>,
-        audience: Option<String>,
-        lifetime: i64,
-        now: i64,
-    ) -> Result<String, OAuthError> {
-        if lifetime < 1 || lifetime > self.settings.service_jwt_max_lifetime {
-            return Err(OAuthError::InvalidRequest(format!(
-                "lifetime must be between 1 and {} seconds",
-                self.settings.service_jwt_max_lifetime
-            )));
-        }
-        if user.disabled {
-            return Err(OAuthError::InvalidGrant("the user is disabled"));
-        }
-        let scopes = scopes.unwrap_or_else(|| vec!["email".into(), "profile".into()]);
-        if let Some(bad) = scopes.iter().find(|s| !self.scopes.contains(s)) {
-            return Err(crate::scope::ScopeError::Unregistered(bad.clone()).into());
-        }
-        let mut claims = identity_claims(user, scopes);
-        claims.iss = self.settings.issuer.clone();
-        claims.aud = audience.unwrap_or_else(|| self.settings.audience.clone());
-        claims.exp = now + lifetime;
-        claims.iat = now;
-        claims.jti = hex_id(self.random.as_ref(), 16);
-        claims.grant_type = "service".into();
-        claims.client_id = "latchkey-service".into();
-        claims.token_use = Some("service".into());
-        Ok(self.keys.signer().sign(&claims)?)
     }
 }
 
@@ -349,7 +326,8 @@ pub(crate) fn identity_claims(user: &User, scopes: Vec<String>) -> AccessClaims 
         client_id: String::new(),
         user_id: has(USER_ID_SCOPE).then_some(user.id.0),
         email: has("email").then(|| user.email.clone()),
-        name: profile.then(|| user.name.clone()),
+        // `null` rather than "" for a user without a name: see `AccessClaims::name`.
+        name: profile.then(|| Some(user.name.clone()).filter(|n| !n.trim().is_empty())),
         given_name: profile.then(|| user.given_name.clone()),
         family_name: profile.then(|| user.family_name.clone()),
         administrator: profile.then_some(user.is_staff),

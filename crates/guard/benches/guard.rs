@@ -60,7 +60,7 @@ fn claims(now: i64) -> AccessClaims {
         client_id: "mobile".into(),
         user_id: Some(42),
         email: Some("honor@example.com".into()),
-        name: Some("Honor Code".into()),
+        name: Some(Some("Honor Code".into())),
         given_name: None,
         family_name: None,
         administrator: Some(false),

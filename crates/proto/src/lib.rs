@@ -16,10 +16,12 @@ pub mod authz;
 mod discovery;
 mod error;
 mod introspection;
+mod mint;
 mod token;
 
 pub use authorize::{AuthorizeRequest, UserInfo};
 pub use discovery::Discovery;
 pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::{IntrospectionRequest, IntrospectionResponse, RevocationRequest};
+pub use mint::MintRequest;
 pub use token::{TokenRequest, TokenResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};

@@ -37,7 +37,9 @@ pub use web::WebSettings;
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     use routes::userinfo;
     use routes::{authorize, webview};
-    use routes::{discovery, health, introspect, login, login_refresh, metrics, revoke, token};
+    use routes::{
+        discovery, health, introspect, login, login_refresh, metrics, mint, revoke, token,
+    };
     let cors_origins = state.web.cors_origins.clone();
     // What browsers read: every answer gets the security headers (web/headers.rs).
     let browser = Router::new()
@@ -69,6 +71,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/oauth2/revoke_token/", post(revoke::revoke::<S>))
         .route("/oauth2/introspect", post(introspect::introspect::<S>))
         .route("/oauth2/introspect/", post(introspect::introspect::<S>))
+        .route("/oauth2/mint", post(mint::mint::<S>))
+        .route("/oauth2/mint/", post(mint::mint::<S>))
         .route(
             "/oauth2/userinfo",
             get(userinfo::userinfo::<S>).post(userinfo::userinfo::<S>),

@@ -261,6 +261,17 @@ impl<S: Store> TestServer<S> {
         format!("{}/oauth2", self.base)
     }
 
+    /// The keys `/oauth2/jwks.json` publishes, fetched over HTTP as a resource server would.
+    pub async fn published_keys(&self) -> latchkey_token::VerifyingKeys {
+        let set: latchkey_token::JwkSet = reqwest::get(self.url("/oauth2/jwks.json"))
+            .await
+            .expect("GET /oauth2/jwks.json")
+            .json()
+            .await
+            .expect("a JWK set");
+        latchkey_token::VerifyingKeys::from_jwk_set(&set).expect("usable keys")
+    }
+
     /// A verified, enabled user with this password and email `<username>@example.org`.
     pub async fn user(&self, username: &str, password: &str) -> User {
         self.user_with(UserSpec {

@@ -15,7 +15,7 @@ use latchkey_proto::{AuthorizeRequest, ErrorCode};
 use latchkey_server::clock::now;
 use latchkey_store::{PgStore, SqliteStore};
 use latchkey_testkit::TestServer;
-use latchkey_token::{AccessClaims, IdClaims, JwkSet, Validation, VerifyingKeys};
+use latchkey_token::{AccessClaims, IdClaims, Validation};
 use serde_json::Value;
 
 const CB: &str = "https://app.example.org/cb";
@@ -187,18 +187,6 @@ async fn exchange_confidential(
     .await
 }
 
-async fn jwks(server: &TestServer<impl Store>) -> VerifyingKeys {
-    let set: JwkSet = http()
-        .get(server.url("/oauth2/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    VerifyingKeys::from_jwk_set(&set).unwrap()
-}
-
 async fn userinfo(server: &TestServer<impl Store>, auth: Option<&str>) -> (u16, Value, String) {
     let mut req = http().get(server.url("/oauth2/userinfo"));
     if let Some(a) = auth {
@@ -223,7 +211,7 @@ async fn a_public_client_with_pkce_gets_jwts_and_a_verifiable_id_token<S: Store>
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "JWT");
     assert_eq!(body["scope"], "openid email profile");
-    let keys = jwks(&server).await;
+    let keys = server.published_keys().await;
     let access: AccessClaims = latchkey_token::verify(
         body["access_token"].as_str().unwrap(),
         &keys,
@@ -233,7 +221,7 @@ async fn a_public_client_with_pkce_gets_jwts_and_a_verifiable_id_token<S: Store>
     .unwrap();
     assert_eq!(access.grant_type, "authorization-code");
     assert_eq!(access.client_id, f.spa);
-    assert_eq!(access.filters, ["content_org:MITx"]);
+    assert_eq!(access.filters, ["content_org:MITx", "user:me"]);
     assert_eq!(access.email.as_deref(), Some("alice@example.org"));
 
     // The ID token is for the client, signed with a published key, and carries the nonce.

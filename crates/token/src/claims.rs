@@ -1,6 +1,6 @@
 //! The claims of a Latchkey access token, compatible with Open edX's JWTs (product.md §2).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The `version` claim of every token we issue. Open edX verifiers refuse a major version newer
 /// than they support.
@@ -49,9 +49,16 @@ pub struct AccessClaims {
     /// With scope `email`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Full name; with scope `profile`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    /// Full name; with scope `profile`. `Some(None)` is JSON `null`, what Open edX sends for a
+    /// user without a profile name: edx-drf-extensions' user sync skips a `null` claim, where an
+    /// empty string would overwrite the name a service stored (docs/design/openedx-migration.md,
+    /// "Claim parity").
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub name: Option<Option<String>>,
     /// With scope `profile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
@@ -68,6 +75,16 @@ pub struct AccessClaims {
     /// Marks service JWTs minted for a user without a stored token row; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_use: Option<String>,
+}
+
+/// A member that may be `null`: present (`null` included) is `Some`, absent stays `None` through
+/// `#[serde(default)]`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// The claims of an OpenID Connect ID token (OpenID Connect Core §2): who signed in, for which
@@ -169,7 +186,7 @@ pub(crate) mod tests {
         let mut full = claims();
         full.user_id = Some(42);
         full.email = Some("honor@example.com".into());
-        full.name = Some("Honor Code".into());
+        full.name = Some(Some("Honor Code".into()));
         full.given_name = Some("Honor".into());
         full.family_name = Some("Code".into());
         full.administrator = Some(false);
@@ -179,5 +196,25 @@ pub(crate) mod tests {
         assert_eq!(json["user_id"], 42);
         assert_eq!(json["administrator"], false);
         assert_eq!(serde_json::from_value::<AccessClaims>(json).unwrap(), full);
+    }
+
+    #[test]
+    fn a_null_name_stays_apart_from_an_absent_one() {
+        let mut nameless = claims();
+        nameless.name = Some(None);
+        let json = serde_json::to_value(&nameless).unwrap();
+        assert!(json.as_object().unwrap().contains_key("name"));
+        assert_eq!(json["name"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::from_value::<AccessClaims>(json).unwrap(),
+            nameless
+        );
+        let without = serde_json::to_value(claims()).unwrap();
+        assert_eq!(
+            serde_json::from_value::<AccessClaims>(without)
+                .unwrap()
+                .name,
+            None
+        );
     }
 }

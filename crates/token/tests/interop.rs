@@ -37,7 +37,7 @@ fn claims(exp: i64) -> AccessClaims {
         client_id: "login-service-client-id".into(),
         user_id: Some(3),
         email: Some("honor@example.com".into()),
-        name: Some("Honor Code".into()),
+        name: Some(Some("Honor Code".into())),
         given_name: Some("Honor".into()),
         family_name: Some("Code".into()),
         administrator: Some(false),

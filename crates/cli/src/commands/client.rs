@@ -47,7 +47,7 @@ pub enum ClientCommand {
         restricted: bool,
         #[arg(long)]
         skip_authorization: bool,
-        /// Grant a permission: introspect, authz:read or authz:write (repeatable, or
+        /// Grant a permission: introspect, authz:read, authz:write or token:mint (repeatable, or
         /// comma-separated; confidential clients only). With --update, added to those it holds
         #[arg(long = "permission", value_name = "PERMISSION", value_delimiter = ',')]
         permissions: Vec<String>,

@@ -92,7 +92,7 @@ impl<S: Store> TokenService<S> {
                 scope: Some(row.scopes.join(" ")),
                 email_verified: Some(user.email_verified),
                 is_restricted: client.as_ref().map(|c| c.restricted),
-                filters: client.map(|c| c.filters.clone()),
+                filters: client.map(|c| c.token_filters()),
                 client_id: Some(row.client_id),
                 username: Some(user.username),
                 token_type: Some(TOKEN_TYPE_BEARER.into()),

@@ -8,6 +8,7 @@ pub mod introspect;
 pub mod login;
 pub mod login_refresh;
 pub mod metrics;
+pub mod mint;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
