@@ -109,33 +109,43 @@ fn client(r: &DbRow) -> Result<Client, StoreError> {
     })
 }
 
+/// Every column of the client, bound as `$1`..`$16` in [`client_columns!`]'s order: `INSERT` and
+/// `UPDATE` say the same columns with the same numbers.
+fn bind_client<'q>(
+    sql: &'q str,
+    c: &'q Client,
+    cols: Columns,
+) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+    sqlx::query(sql)
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.owner.0)
+        .bind(cols.secret)
+        .bind(c.grant_type.as_str())
+        .bind(cols.redirect_uris)
+        .bind(cols.scopes)
+        .bind(cols.filters)
+        .bind(c.restricted)
+        .bind(c.skip_authorization)
+        .bind(c.lifetimes.jwt)
+        .bind(c.lifetimes.opaque)
+        .bind(c.lifetimes.refresh)
+        .bind(c.created_at)
+        .bind(cols.permissions)
+        .bind(cols.django)
+}
+
 /// Inserts the client; a taken id or (owner, name) is a typed conflict.
 pub(super) async fn insert_client(conn: &mut Conn, c: &Client) -> Result<(), StoreError> {
-    let cols = Columns::of(c);
-    sqlx::query(concat!(
+    let sql = concat!(
         "INSERT INTO clients (",
         client_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-    ))
-    .bind(&c.id)
-    .bind(&c.name)
-    .bind(c.owner.0)
-    .bind(cols.secret)
-    .bind(c.grant_type.as_str())
-    .bind(cols.redirect_uris)
-    .bind(cols.scopes)
-    .bind(cols.filters)
-    .bind(c.restricted)
-    .bind(c.skip_authorization)
-    .bind(c.lifetimes.jwt)
-    .bind(c.lifetimes.opaque)
-    .bind(c.lifetimes.refresh)
-    .bind(c.created_at)
-    .bind(cols.permissions)
-    .bind(cols.django)
-    .execute(conn)
-    .await
-    .map_err(backend)?;
+    );
+    bind_client(sql, c, Columns::of(c))
+        .execute(conn)
+        .await
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -200,32 +210,15 @@ impl ClientStore for SqlStore<Db> {
         let c = c.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                let cols = Columns::of(&c);
-                let done = sqlx::query(
-                    "UPDATE clients SET name = $2, owner_id = $3, secret_hash = $4, \
+                let sql = "UPDATE clients SET name = $2, owner_id = $3, secret_hash = $4, \
                      grant_type = $5, redirect_uris = $6, scopes = $7, filters = $8, \
                      restricted = $9, skip_authorization = $10, jwt_lifetime = $11, \
-                     opaque_lifetime = $12, refresh_lifetime = $13, permissions = $14, \
-                     secret_django = $15 WHERE id = $1",
-                )
-                .bind(&c.id)
-                .bind(&c.name)
-                .bind(c.owner.0)
-                .bind(cols.secret)
-                .bind(c.grant_type.as_str())
-                .bind(cols.redirect_uris)
-                .bind(cols.scopes)
-                .bind(cols.filters)
-                .bind(c.restricted)
-                .bind(c.skip_authorization)
-                .bind(c.lifetimes.jwt)
-                .bind(c.lifetimes.opaque)
-                .bind(c.lifetimes.refresh)
-                .bind(cols.permissions)
-                .bind(cols.django)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
+                     opaque_lifetime = $12, refresh_lifetime = $13, created_at = $14, \
+                     permissions = $15, secret_django = $16 WHERE id = $1";
+                let done = bind_client(sql, &c, Columns::of(&c))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend)?;
                 if done.rows_affected() == 1 {
                     Ok(())
                 } else {

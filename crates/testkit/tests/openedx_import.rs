@@ -108,6 +108,16 @@ async fn import<S: Store>(
     .await
 }
 
+/// The LMS of [`export`] as it first is.
+fn lms() -> Vec<Value> {
+    export("ada@example.org", EDX_HASH, false)
+}
+
+/// Imports [`lms`] with the default settings; it must succeed.
+async fn import_lms<S: Store>(server: &TestServer<S>) -> Summary {
+    import(server, &lms(), false, false).await.unwrap()
+}
+
 async fn token<S: Store>(server: &TestServer<S>, form: &[(&str, &str)]) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(server.url("/oauth2/access_token"))
@@ -143,14 +153,7 @@ fn claims(jwt: &str) -> Value {
 }
 
 async fn imported_users_keep_their_ids_subs_and_django_passwords(server: TestServer<impl Store>) {
-    let summary = import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    let summary = import_lms(&server).await;
     assert_eq!((summary.users.imported, summary.clients.imported), (2, 1));
     assert_eq!(summary.refresh_tokens.imported, 1);
 
@@ -188,14 +191,7 @@ async fn imported_users_keep_their_ids_subs_and_django_passwords(server: TestSer
 async fn a_reimport_writes_what_changed_upstream_and_keeps_what_changed_here(
     server: TestServer<impl Store>,
 ) {
-    import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    import_lms(&server).await;
     // Signing in replaces the Django hash with argon2id: a change made here.
     assert_eq!(sign_in(&server, "edx").await.0, 200);
     let rehashed = server.store.user_by_id(UserId(10)).await.unwrap().unwrap();
@@ -212,14 +208,7 @@ async fn a_reimport_writes_what_changed_upstream_and_keeps_what_changed_here(
         .unwrap()
         .sub;
 
-    let again = import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    let again = import_lms(&server).await;
     assert_eq!(
         (
             again.users.imported,
@@ -270,14 +259,7 @@ async fn a_reimport_writes_what_changed_upstream_and_keeps_what_changed_here(
 }
 
 async fn staff_changes_move_the_authz_version(server: TestServer<impl Store>) {
-    import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    import_lms(&server).await;
     let before = server.store.authz_version().await.unwrap();
     assert!(before > 0, "the default policy is seeded at start");
     import(
@@ -298,14 +280,7 @@ async fn staff_changes_move_the_authz_version(server: TestServer<impl Store>) {
 }
 
 async fn users_made_after_an_import_never_take_an_imported_id(server: TestServer<impl Store>) {
-    import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    import_lms(&server).await;
     let carol = server.user("carol", "carol-password").await;
     assert!(carol.id.0 > 11, "{:?}", carol.id);
 }
@@ -320,14 +295,7 @@ async fn a_native_user_in_the_way_stops_the_import_before_it_writes(
             ..UserSpec::default()
         })
         .await;
-    let e = import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap_err();
+    let e = import(&server, &lms(), false, false).await.unwrap_err();
     let ImportError::Collisions(found) = &e else {
         panic!("{e}")
     };
@@ -341,34 +309,20 @@ async fn a_native_user_in_the_way_stops_the_import_before_it_writes(
 }
 
 async fn a_dry_run_reports_and_keeps_nothing(server: TestServer<impl Store>) {
-    let dry = import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        true,
-    )
-    .await
-    .unwrap();
+    let dry = import(&server, &lms(), false, true).await.unwrap();
     assert!(dry.dry_run);
     assert_eq!((dry.users.imported, dry.clients.imported), (2, 1));
     assert!(server.store.list_users().await.unwrap().is_empty());
     assert!(server.store.list_clients().await.unwrap().is_empty());
     // And the real run afterwards is not confused by it.
-    let real = import(
-        &server,
-        &export("ada@example.org", EDX_HASH, false),
-        false,
-        false,
-    )
-    .await
-    .unwrap();
+    let real = import_lms(&server).await;
     assert_eq!(real.users.imported, 2);
 }
 
 async fn strict_stops_at_the_first_malformed_row_and_the_rest_skips_it(
     server: TestServer<impl Store>,
 ) {
-    let mut rows = export("ada@example.org", EDX_HASH, false);
+    let mut rows = lms();
     rows.insert(
         3,
         json!({"model": "student.userprofile", "pk": 2, "fields": {"user": 999, "name": "x"}}),
@@ -399,7 +353,7 @@ async fn a_django_hashed_client_secret_is_carried_over_on_first_use(
     server: TestServer<impl Store>,
 ) {
     const SERVICE_ID: &str = "serviceServiceServiceService0123456789ab";
-    let mut rows = export("ada@example.org", EDX_HASH, false);
+    let mut rows = lms();
     rows.push(
         json!({"model": "oauth2_provider.application", "pk": 2, "fields": {
         "client_id": SERVICE_ID, "user": 10, "redirect_uris": "", "client_type": "confidential",
