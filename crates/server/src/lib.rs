@@ -36,7 +36,7 @@ pub use web::WebSettings;
 /// Every route Latchkey serves so far. Paths accept the trailing slash Open edX clients send.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     use routes::userinfo;
-    use routes::{authorize, webview};
+    use routes::{authorize, home, webview};
     use routes::{
         discovery, health, introspect, login, login_refresh, metrics, mint, revoke, token,
     };
@@ -46,6 +46,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/csrf/api/v1/token", get(web::csrf::token::<S>))
         .route("/csrf/api/v1/token/", get(web::csrf::token::<S>))
         .route("/static/latchkey.css", get(web::page::stylesheet::<S>))
+        .route("/", get(home::home::<S>))
         .route("/login", get(login::form::<S>).post(login::submit::<S>))
         .route("/login/", get(login::form::<S>).post(login::submit::<S>))
         .route("/logout", post(login::logout::<S>))

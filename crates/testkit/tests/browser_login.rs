@@ -657,7 +657,27 @@ async fn a_throttled_login_keeps_429_and_retry_after<S: Store>(server: TestServe
     assert_eq!(body["success"], false);
 }
 
+/// A sign-in without `next` lands on `/`: who is signed in, and a way out; a stranger is sent to
+/// the sign-in page.
+async fn the_home_page_names_the_signed_in_user<S: Store>(server: TestServer<S>) {
+    server.user("carol", PASSWORD).await;
+    let mut browser = Browser::new(&server.base);
+    let r = browser.get_page("/").await.unwrap();
+    assert_eq!((r.status().as_u16(), location(&r)), (302, "/login".into()));
+    let r = browser.log_in("carol", PASSWORD, false).await.unwrap();
+    assert_eq!(location(&r), "/");
+    let r = browser.get_page("/").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"<strong id="signed-in-as">carol</strong>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"action="/logout""#) && html.contains("csrfmiddlewaretoken"));
+}
+
 on_both_backends!(
+    the_home_page_names_the_signed_in_user,
     the_login_page_is_a_form_with_its_csrf_field,
     a_form_login_sets_the_session_and_jwt_cookies,
     a_json_login_answers_success_and_the_redirect,

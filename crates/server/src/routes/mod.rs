@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod authz;
 pub mod discovery;
 pub mod health;
+pub mod home;
 pub mod introspect;
 pub mod login;
 pub mod login_refresh;
