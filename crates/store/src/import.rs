@@ -29,9 +29,11 @@ impl ImportStore for SqlStore<Db> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE NOT EXISTS (SELECT 1 FROM import_origins o \
-             WHERE o.source = $1 AND o.kind = 'user' AND o.upstream_key = CAST(users.id AS TEXT)) \
-             ORDER BY id"
+            // `NOT IN` a subquery, which both backends turn into one hash or index of the
+            // origins: a correlated `NOT EXISTS` was planned as a scan of the origins per user on
+            // PostgreSQL right after an import (no statistics yet), quadratic in the users.
+            " FROM users WHERE CAST(id AS TEXT) NOT IN (SELECT upstream_key FROM import_origins \
+             WHERE source = $1 AND kind = 'user') ORDER BY id"
         ))
         .bind(source)
         .fetch_all(&self.pool)
@@ -51,19 +53,23 @@ impl ImportStore for SqlStore<Db> {
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut found = Vec::new();
         for chunk in keys.chunks(ROWS_PER_INSERT) {
-            let mut select = sqlx::QueryBuilder::<Db>::new(
-                "SELECT upstream_key, digests FROM import_origins WHERE source = ",
-            );
-            select
-                .push_bind(source)
-                .push(" AND kind = ")
-                .push_bind(kind);
-            select.push(" AND upstream_key IN (");
+            // The keys as a table joined to the origins: PostgreSQL compares a bound `IN (…)`
+            // list element by element for every row it scans, which made each batch's look-up
+            // cost (rows imported so far) x (keys) while statistics lagged behind the import.
+            let mut select =
+                sqlx::QueryBuilder::<Db>::new("SELECT o.upstream_key, o.digests FROM (VALUES ");
             let mut keys = select.separated(", ");
             for k in chunk {
-                keys.push_bind(k.as_str());
+                keys.push("(")
+                    .push_bind_unseparated(k.as_str())
+                    .push_unseparated(")");
             }
-            select.push(")");
+            select
+                .push(") AS k JOIN import_origins o ON o.upstream_key = k.column1 AND o.source = ");
+            select
+                .push_bind(source)
+                .push(" AND o.kind = ")
+                .push_bind(kind);
             let rows = select
                 .build()
                 .fetch_all(&self.pool)

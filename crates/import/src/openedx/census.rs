@@ -22,8 +22,9 @@ pub struct Malformed {
 #[derive(Debug, Default)]
 pub struct UserFacts {
     pub profile_name: Option<Box<str>>,
-    /// The course-less anonymous id with the highest pk: `anonymous_id_for_user(user, None)`.
-    pub sub: Option<(i64, Box<str>)>,
+    /// The course-less anonymous id with the highest pk (`anonymous_id_for_user(user, None)`),
+    /// as the 16 bytes its 32 hex digits spell: a user's facts are kept for every user at once.
+    pub sub: Option<(i64, [u8; 16])>,
     /// A user before this one holds the same email but for case: this one is skipped.
     pub email_taken_by: Option<i64>,
 }
@@ -38,7 +39,9 @@ pub struct AppFacts {
 #[derive(Debug, Default)]
 pub struct Census {
     pub users: HashMap<i64, UserFacts>,
-    emails: HashMap<String, i64>,
+    /// Who holds each email, by a digest of its [`email_key`]: 16 bytes a user, whatever the
+    /// address's length.
+    emails: HashMap<[u8; 16], i64>,
     /// The active superuser with the lowest id: the owner of applications that have none.
     pub first_superuser: Option<i64>,
     pub apps: HashMap<i64, AppFacts>,
@@ -109,11 +112,13 @@ impl Census {
             }
             Known::AnonymousId(pk, a) => {
                 AnonymousId::try_from(a.anonymous_user_id.as_str()).map_err(|e| e.to_string())?;
+                let mut sub = [0u8; 16];
+                hex::decode_to_slice(&a.anonymous_user_id, &mut sub).map_err(|e| e.to_string())?;
                 let course_less = a.course_id.as_deref().unwrap_or("").is_empty();
                 let facts = self.user_mut(a.user)?;
                 let higher = facts.sub.as_ref().is_none_or(|(best, _)| pk > best);
                 if course_less && higher {
-                    facts.sub = Some((*pk, a.anonymous_user_id.as_str().into()));
+                    facts.sub = Some((*pk, sub));
                 }
             }
             Known::Application(pk, _) => {
@@ -160,10 +165,11 @@ impl Census {
             ));
         }
         let mut facts = UserFacts::default();
-        match self.emails.get(&key) {
+        let digest = email_digest(&key);
+        match self.emails.get(&digest) {
             Some(first) => facts.email_taken_by = Some(*first),
             None => {
-                self.emails.insert(key, id);
+                self.emails.insert(digest, id);
             }
         }
         if u.is_superuser && u.is_active && self.first_superuser.is_none_or(|s| id < s) {
@@ -194,6 +200,14 @@ impl Census {
         self.scope_index.insert(scopes.to_owned(), i);
         i
     }
+}
+
+fn email_digest(key: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(
+        &aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes()).as_ref()[..16],
+    );
+    out
 }
 
 /// django-mysql's `ListCharField` as dumpdata writes it: comma-joined, `""` for none.

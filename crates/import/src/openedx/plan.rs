@@ -44,7 +44,7 @@ pub fn user(
         Some(n) if !n.is_empty() => n.to_owned(),
         _ => full_name.trim().to_owned(),
     };
-    let upstream_sub = facts.sub.as_ref().map(|(_, s)| s.to_string());
+    let upstream_sub = facts.sub.as_ref().map(|(_, s)| hex::encode(s));
     let sub = upstream_sub
         .clone()
         .unwrap_or_else(|| derived_sub(hasher, id));
