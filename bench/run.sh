@@ -14,7 +14,12 @@
 # PG_URL=postgres://postgres@127.0.0.1:5432, PEER_DIR=../shared/peers/oidc-provider,
 # PEER_WORK=/var/tmp/oidc-peer (its node_modules are reused), CARGO_TARGET_DIR (default ./target),
 # LATCHKEY_REV=REV (build that commit, from `git archive`, instead of the work tree: for a work tree
-# others are editing), LATCHKEY_BIN=PATH (use that binary, no build).
+# others are editing), LATCHKEY_BIN=PATH (use that binary, no build), OPS="op ..." (run only these
+# operations, by the names of their op_<name> functions: cc_jwt cc_opaque introspect
+# introspect_uncached password refresh login login_refresh code_exchange; default all; the raw
+# floors and the hello-world always run, and a phase none of whose operations is asked for is
+# skipped, the peer's included: `OPS="code_exchange login_refresh" bash bench/run.sh` takes ~3 min
+# instead of ~13).
 #
 # Output: a table on stdout; bench/results/<date>.tsv (one row per backend and operation: medians,
 # ratios, targets) and bench/results/<date>-runs.tsv (one row per wrk run).
@@ -31,6 +36,7 @@ PASSWORD_DURATION="${PASSWORD_DURATION:-15}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 PEER="${PEER:-1}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
+OPS="${OPS:-}"
 PEER_DIR="${PEER_DIR:-$ROOT/../shared/peers/oidc-provider}"
 PEER_WORK="${PEER_WORK:-/var/tmp/oidc-peer}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -205,12 +211,23 @@ warm() { # URL SCRIPT: a short unrecorded run (JIT, connection pools, caches)
   wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$BENCH_LUA_DIR/$2" "$1" >/dev/null
 }
 
-# run_ops PHASE "op1 op2 ...": REPS rounds, each op once per round (so drift spreads over all ops).
-# Each op is a function op_<name> PHASE REP that sets BENCH_* and calls wrk_run.
+# wanted "op1 op2 ...": is any of these operations asked for (OPS)? hello always is.
+wanted() {
+  local op
+  for op in $1; do
+    if [ -z "$OPS" ] || [ "$op" = hello ] || [[ " $OPS " == *" $op "* ]]; then return 0; fi
+  done
+  return 1
+}
+
+# run_ops PHASE "op1 op2 ...": REPS rounds, each wanted op once per round (so drift spreads over all
+# ops). Each op is a function op_<name> PHASE REP that sets BENCH_* and calls wrk_run.
 run_ops() {
   local phase="$1" ops="$2" rep op
   for ((rep = 1; rep <= REPS; rep++)); do
-    for op in $ops; do "op_$op" "$phase" "$rep"; done
+    for op in $ops; do
+      if wanted "$op"; then "op_$op" "$phase" "$rep"; fi
+    done
   done
 }
 
@@ -413,34 +430,40 @@ for backend in $BACKENDS; do
     warm "$LK_URL/oauth2/access_token" post.lua
   log "latchkey on $backend (RS512): $REPS rounds of hello, cc_jwt, cc_opaque, introspect, password, refresh"
   run_ops "$backend" "hello cc_jwt cc_opaque introspect password refresh"
-  browser_setup
-  log "latchkey on $backend (RS512): $REPS rounds of login, login_refresh, code_exchange"
-  run_ops "$backend" "login login_refresh code_exchange"
+  if wanted "login login_refresh code_exchange"; then
+    browser_setup
+    log "latchkey on $backend (RS512): $REPS rounds of login, login_refresh, code_exchange"
+    run_ops "$backend" "login login_refresh code_exchange"
+  fi
   stop "$LK_PID"
 
   # 1b. Introspection with the answer cache off (tokens.introspection_cache = 0): every request
   # reads the token and its user from the database, as when the token is not the same as a moment
   # ago. `introspect` above asks about one token, as a resource server does on every call.
-  LATCHKEY_TOKENS__INTROSPECTION_CACHE=0 lk_start uncached
-  BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" warm "$LK_URL/oauth2/introspect" post.lua
-  log "latchkey on $backend (introspection cache off): $REPS x introspect_uncached, 1 x hello"
-  run_ops "$backend" "introspect_uncached"
-  op_hello "$backend" uncached
-  stop "$LK_PID"
+  if wanted introspect_uncached; then
+    LATCHKEY_TOKENS__INTROSPECTION_CACHE=0 lk_start uncached
+    BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" warm "$LK_URL/oauth2/introspect" post.lua
+    log "latchkey on $backend (introspection cache off): $REPS x introspect_uncached, 1 x hello"
+    run_ops "$backend" "introspect_uncached"
+    op_hello "$backend" uncached
+    stop "$LK_PID"
+  fi
 
   # 2. and 3. A new key at once, on a fresh server instance: EdDSA, then RS256 (the peer's).
-  for alg in EdDSA RS256; do
-    lk keys rotate --alg "$alg" --now >/dev/null
-    lk_start "$alg"
-    LK_ALG="$alg"
-    lk_check_alg "$alg"
-    BENCH_BODY="grant_type=client_credentials&token_type=jwt" BENCH_AUTH="$(basic "$CC_ID" "$CC_SECRET")" \
-      warm "$LK_URL/oauth2/access_token" post.lua
-    log "latchkey on $backend ($alg): $REPS x cc_jwt, 1 x hello"
-    run_ops "$backend" "cc_jwt"
-    op_hello "$backend" "$alg"
-    stop "$LK_PID"
-  done
+  if wanted cc_jwt; then
+    for alg in EdDSA RS256; do
+      lk keys rotate --alg "$alg" --now >/dev/null
+      lk_start "$alg"
+      LK_ALG="$alg"
+      lk_check_alg "$alg"
+      BENCH_BODY="grant_type=client_credentials&token_type=jwt" BENCH_AUTH="$(basic "$CC_ID" "$CC_SECRET")" \
+        warm "$LK_URL/oauth2/access_token" post.lua
+      log "latchkey on $backend ($alg): $REPS x cc_jwt, 1 x hello"
+      run_ops "$backend" "cc_jwt"
+      op_hello "$backend" "$alg"
+      stop "$LK_PID"
+    done
+  fi
   # What the servers logged at warn and above (RUST_LOG=warn), counted by message.
   if [ -s "$LK_DIR/serve.log" ]; then
     log "latchkey on $backend logged $(wc -l <"$LK_DIR/serve.log") lines at warn or above; by message:"
@@ -455,6 +478,8 @@ for backend in $BACKENDS; do
 done
 
 # --- node-oidc-provider (alone: no Latchkey server runs now) ----------------------------------------
+# Only for the operations it shares with Latchkey.
+wanted "cc_jwt cc_opaque introspect introspect_uncached" || PEER=0
 if [ "$PEER" = 1 ]; then
   PEER_PORT="$(free_port 18320)"
   PEER_URL="http://127.0.0.1:$PEER_PORT"

@@ -413,6 +413,12 @@ pub trait AuthorizationStore: Send + Sync {
     async fn insert_code(&self, row: &CodeRow) -> Result<(), StoreError>;
     /// The code with this hash, used or not, expired or not.
     async fn code(&self, hash: &TokenHash) -> Result<Option<CodeRow>, StoreError>;
+    /// The code with this hash, as [`Self::code`], and its user if that user still exists: what
+    /// an exchange needs, in one round trip.
+    async fn code_and_user(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(CodeRow, Option<User>)>, StoreError>;
     /// Compare-and-swap: marks the code used at `now` by `family`, only if it is unused and
     /// unexpired, and in the same transaction starts that family (as
     /// [`TokenStore::start_family`]); false, and nothing written, when it was not (another

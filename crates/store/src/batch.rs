@@ -1,68 +1,95 @@
-//! Group commit: rows that many requests insert at once are written by one task, as one
-//! multi-row `INSERT` per batch, instead of one statement and one commit per request.
+//! Group commit: writes that many requests make at once are done by one task, a batch at a time,
+//! instead of one transaction per request: opaque access tokens (one multi-row `INSERT` per
+//! batch) and code redemptions (one transaction per batch, each redemption with its own
+//! compare-and-swap and answer).
 //!
-//! Why: an opaque access token is one row, and on SQLite each insert otherwise costs a hand-off
-//! to sqlx's worker thread and back plus a commit, while the other writers sleep in SQLite's busy
-//! handler (BENCHMARKS.md: 23 ms p99 at 32 connections). The writer takes whatever is queued when
-//! it gets its turn, so a lone request waits for nobody and a burst shares one round trip.
-//! Every caller still returns only after its row is committed.
+//! Why: on SQLite each statement otherwise costs a hand-off to sqlx's worker thread and back, and
+//! each transaction a commit, while the other writers wait for their turn (BENCHMARKS.md: 23 ms p99
+//! at 32 connections before the batches); on PostgreSQL each commit is a WAL flush. The writer takes
+//! whatever is queued when it gets its turn, so a lone request waits for nobody and a burst shares
+//! one round trip. Every caller still returns only after its write is committed.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 use latchkey_core::store::StoreError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Rows per statement, at most: 100 rows of 9 columns stay under SQLite's oldest limit of 999
 /// bound parameters.
 pub(crate) const MAX_BATCH: usize = 100;
 
-/// Writes one batch and answers for each row, in order.
-pub(crate) type WriteBatch<T> = Arc<
-    dyn Fn(Vec<T>) -> Pin<Box<dyn Future<Output = Vec<Result<(), StoreError>>> + Send>>
+/// Writes one batch and answers for each item, in order (`R`: what a caller learns besides
+/// success, such as whether its compare-and-swap won).
+pub(crate) type WriteBatch<T, R = ()> = Arc<
+    dyn Fn(Vec<T>) -> Pin<Box<dyn Future<Output = Vec<Result<R, StoreError>>> + Send>>
         + Send
         + Sync,
 >;
 
-type Pending<T> = (T, oneshot::Sender<Result<(), StoreError>>);
+type Pending<T, R> = (T, oneshot::Sender<Result<R, StoreError>>);
 
-pub(crate) struct Batcher<T> {
-    write: WriteBatch<T>,
+pub(crate) struct Batcher<T, R = ()> {
+    write: WriteBatch<T, R>,
+    /// Batches written at once, at most.
+    in_flight: usize,
     /// Started on first use, so the store can be built outside a runtime.
-    queue: OnceLock<mpsc::UnboundedSender<Pending<T>>>,
+    queue: OnceLock<mpsc::UnboundedSender<Pending<T, R>>>,
 }
 
-impl<T: Send + 'static> Batcher<T> {
-    pub(crate) fn new(write: WriteBatch<T>) -> Self {
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// A batcher that writes up to `in_flight` batches at once: one where writers take turns
+    /// anyway (SQLite), more where they run in parallel and each batch waits for its commit's flush
+    /// (PostgreSQL), so that the flushes overlap instead of queueing behind one another.
+    pub(crate) fn new(write: WriteBatch<T, R>, in_flight: usize) -> Self {
         Batcher {
             write,
+            in_flight: in_flight.max(1),
             queue: OnceLock::new(),
         }
     }
 
-    /// Queues `row` and waits until the batch that carries it is committed (or has failed).
-    pub(crate) async fn insert(&self, row: T) -> Result<(), StoreError> {
+    /// Queues `item` and waits until the batch that carries it is committed (or has failed).
+    pub(crate) async fn submit(&self, item: T) -> Result<R, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (queue, rows) = mpsc::unbounded_channel();
-            tokio::spawn(writer(rows, self.write.clone()));
+            tokio::spawn(writer(rows, self.write.clone(), self.in_flight));
             queue
         });
         let (done, answer) = oneshot::channel();
-        queue.send((row, done)).map_err(|_| stopped())?;
+        queue.send((item, done)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// Runs until every sender (the store and its clones) is gone.
-async fn writer<T>(mut rows: mpsc::UnboundedReceiver<Pending<T>>, write: WriteBatch<T>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rows.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (items, waiting): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-        let results = write(items).await;
-        for (done, result) in waiting.into_iter().zip(results) {
-            let _ = done.send(result);
+/// Runs until every sender (the store and its clones) is gone. Each batch is written in a task of
+/// its own, so a caller that goes away cannot stop it halfway.
+async fn writer<T: Send + 'static, R: Send + 'static>(
+    mut rows: mpsc::UnboundedReceiver<Pending<T, R>>,
+    write: WriteBatch<T, R>,
+    in_flight: usize,
+) {
+    let slots = Arc::new(Semaphore::new(in_flight));
+    loop {
+        // A free slot first, then the queue: what arrives while every slot is busy joins the next
+        // batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        if rows.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
         }
+        let write = write.clone();
+        tokio::spawn(async move {
+            let (items, waiting): (Vec<T>, Vec<_>) = batch.into_iter().unzip();
+            let results = write(items).await;
+            drop(slot);
+            for (done, result) in waiting.into_iter().zip(results) {
+                let _ = done.send(result);
+            }
+        });
     }
 }
 
@@ -94,11 +121,11 @@ mod tests {
                     .collect()
             })
         });
-        let batcher = Arc::new(Batcher::new(write));
+        let batcher = Arc::new(Batcher::new(write, 1));
         let tasks: Vec<_> = (0..250u32)
             .map(|i| {
                 let b = batcher.clone();
-                tokio::spawn(async move { (i, b.insert(i).await) })
+                tokio::spawn(async move { (i, b.submit(i).await) })
             })
             .collect();
         for t in tasks {

@@ -1,21 +1,39 @@
 //! Authorization codes (kept only as keyed hashes) and remembered consent:
 //! [`AuthorizationStore`]. Taking a code is one conditional UPDATE, so of two exchanges of one
 //! code exactly one sees its row change.
+//!
+//! Redemptions go through a group-commit writer (`batch.rs`): one transaction per batch, in which
+//! each redemption's compare-and-swap runs on its own and the families of the winners are inserted
+//! together (`tokens::insert_families`). A loser stores nothing, whether it lost to an exchange of
+//! another batch or of its own. Why: docs/design/authorization-code.md.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{
     AccessTokenRow, AuthorizationStore, CodeRow, Consent, Family, NewRefresh, StoreError,
 };
-use latchkey_core::user::UserId;
+use latchkey_core::user::{User, UserId};
 use sqlx::Row;
 
-use super::tokens::insert_family;
-use super::{Db, DbRow};
+use super::tokens::insert_families;
+use super::users::{user, user_columns};
+use super::{Conn, Db, DbRow};
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
-use crate::store::SqlStore;
+use crate::store::{NewFamily, Redemption, SqlStore};
+use crate::write::{transaction, Ending, WriteTurn};
 
+/// The columns [`code_row`] reads, as a literal for `concat!`.
+macro_rules! code_columns {
+    () => {
+        "hash, client_id, user_id, redirect_uri, scopes, code_challenge, nonce, auth_time, \
+         issued_at, expires_at, used_at, family_id"
+    };
+}
+
+/// Reads the columns of [`code_columns`].
 fn code_row(r: &DbRow) -> Result<CodeRow, StoreError> {
     let hash: Vec<u8> = r.try_get("hash").map_err(backend)?;
     Ok(CodeRow {
@@ -41,6 +59,68 @@ fn consent_row(r: &DbRow) -> Result<Consent, sqlx::Error> {
         scopes: split(&r.try_get::<String, _>("scopes")?),
         granted_at: r.try_get("granted_at")?,
     })
+}
+
+/// Writes one batch of the redemption writer (`batch.rs`), which is a task of its own: one
+/// transaction for the whole batch; if it fails, each redemption in a transaction of its own, so
+/// that one bad row fails only its own request.
+pub(super) async fn redeem_batch(
+    pool: &sqlx::Pool<Db>,
+    writes: &WriteTurn,
+    batch: Vec<Redemption>,
+) -> Vec<Result<bool, StoreError>> {
+    let batch = Arc::new(batch);
+    let all = batch.clone();
+    let done = transaction(pool, writes, Ending::Commit, move |tx| {
+        Box::pin(async move { redeem(tx, &all).await })
+    })
+    .await;
+    match done {
+        Ok(won) => won.into_iter().map(Ok).collect(),
+        Err(e) if batch.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut results = Vec::with_capacity(batch.len());
+            for i in 0..batch.len() {
+                let all = batch.clone();
+                let alone = transaction(pool, writes, Ending::Commit, move |tx| {
+                    Box::pin(async move { redeem(tx, std::slice::from_ref(&all[i])).await })
+                })
+                .await;
+                results.push(alone.map(|won| won.first() == Some(&true)));
+            }
+            results
+        }
+    }
+}
+
+/// Takes each code in turn, then starts the families of those taken; answers, in order, which
+/// were. The codes are taken in the order of their hashes (arrival order among redemptions of one
+/// code), so that two batches in flight at once lock their rows in one order and cannot deadlock.
+async fn redeem(conn: &mut Conn, batch: &[Redemption]) -> Result<Vec<bool>, StoreError> {
+    let mut order: Vec<(usize, &Redemption)> = batch.iter().enumerate().collect();
+    order.sort_by(|(_, a), (_, b)| a.code.as_bytes().cmp(b.code.as_bytes()));
+    let mut won = vec![false; batch.len()];
+    let mut started = Vec::with_capacity(batch.len());
+    for (i, r) in order {
+        let taken = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $2, family_id = $3 \
+             WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(r.code.as_bytes())
+        .bind(r.now)
+        .bind(&r.family.family.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if taken {
+            started.push(&r.family);
+        }
+        won[i] = taken;
+    }
+    insert_families(conn, &started).await?;
+    Ok(won)
 }
 
 #[async_trait]
@@ -76,16 +156,42 @@ impl AuthorizationStore for SqlStore<Db> {
     }
 
     async fn code(&self, hash: &TokenHash) -> Result<Option<CodeRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT hash, client_id, user_id, redirect_uri, scopes, code_challenge, nonce, \
-             auth_time, issued_at, expires_at, used_at, family_id \
-             FROM authorization_codes WHERE hash = $1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            code_columns!(),
+            " FROM authorization_codes WHERE hash = $1"
+        ))
         .bind(hash.as_bytes())
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
         row.as_ref().map(code_row).transpose()
+    }
+
+    async fn code_and_user(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(CodeRow, Option<User>)>, StoreError> {
+        // The two tables share no column name, so the row decodes as either; `id` is the users'
+        // and NULL when the user is gone (codes keep no foreign key to users).
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            code_columns!(),
+            ", ",
+            user_columns!(),
+            " FROM authorization_codes LEFT JOIN users ON users.id = authorization_codes.user_id \
+             WHERE hash = $1"
+        ))
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(r) = row else { return Ok(None) };
+        let holder = match r.try_get::<Option<i64>, _>("id").map_err(backend)? {
+            Some(_) => Some(user(&r).map_err(backend)?),
+            None => None,
+        };
+        Ok(Some((code_row(&r)?, holder)))
     }
 
     async fn redeem_code(
@@ -96,27 +202,17 @@ impl AuthorizationStore for SqlStore<Db> {
         first: &NewRefresh,
         access: Option<&AccessTokenRow>,
     ) -> Result<bool, StoreError> {
-        let (hash, family, first, access) = (*hash, family.clone(), first.clone(), access.cloned());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let taken = sqlx::query(
-                    "UPDATE authorization_codes SET used_at = $2, family_id = $3 \
-                     WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
-                )
-                .bind(hash.as_bytes())
-                .bind(now)
-                .bind(&family.id)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-                if taken.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                insert_family(tx, &family, &first, access.as_ref()).await?;
-                Ok(true)
+        self.redemptions
+            .submit(Redemption {
+                code: *hash,
+                now,
+                family: NewFamily {
+                    family: family.clone(),
+                    first: first.clone(),
+                    access: access.cloned(),
+                },
             })
-        })
-        .await
+            .await
     }
 
     async fn purge_codes(&self, expired_before: i64, batch: u32) -> Result<u64, StoreError> {

@@ -12,10 +12,9 @@ use sqlx::Row;
 use tokio::sync::mpsc::Receiver;
 
 use super::clients::{insert_client, update_imported_client};
-use super::tokens::access_insert;
+use super::tokens::{access_insert, family_insert, refresh_insert};
 use super::users::{user, user_columns};
 use super::{Conn, Db, ADVANCE_USER_IDS};
-use crate::codec::join;
 use crate::errors::backend;
 use crate::store::SqlStore;
 use crate::write::Ending;
@@ -315,37 +314,14 @@ async fn insert_refresh_families(
     conn: &mut Conn,
     rows: &[(&Family, &NewRefresh)],
 ) -> Result<u64, StoreError> {
-    let mut families = sqlx::QueryBuilder::<Db>::new(
-        "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) ",
-    );
-    families.push_values(rows, |mut b, (f, _)| {
-        b.push_bind(f.id.as_str())
-            .push_bind(f.client_id.as_str())
-            .push_bind(f.user_id.0)
-            .push_bind(f.created_at)
-            .push_bind(f.expires_at);
-    });
-    families.push(" ON CONFLICT (id) DO NOTHING");
-    families
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let mut tokens = sqlx::QueryBuilder::<Db>::new(
-        "INSERT INTO refresh_tokens (hash, family_id, scopes, issued_at, expires_at, access_jti, \
-         access_expires_at) ",
-    );
-    tokens.push_values(rows, |mut b, (_, n)| {
-        b.push_bind(n.hash.as_bytes())
-            .push_bind(n.family_id.as_str())
-            .push_bind(join(&n.scopes))
-            .push_bind(n.issued_at)
-            .push_bind(n.expires_at)
-            .push_bind(n.access_jti.as_str())
-            .push_bind(n.access_expires_at);
-    });
-    tokens.push(" ON CONFLICT (hash) DO NOTHING");
-    let done = tokens.build().execute(conn).await.map_err(backend)?;
+    let families: Vec<&Family> = rows.iter().map(|(f, _)| *f).collect();
+    let mut insert = family_insert(families.iter().copied());
+    insert.push(" ON CONFLICT (id) DO NOTHING");
+    insert.build().execute(&mut *conn).await.map_err(backend)?;
+    let firsts: Vec<&NewRefresh> = rows.iter().map(|(_, n)| *n).collect();
+    let mut insert = refresh_insert(firsts.iter().copied());
+    insert.push(" ON CONFLICT (hash) DO NOTHING");
+    let done = insert.build().execute(conn).await.map_err(backend)?;
     Ok(done.rows_affected())
 }
 
@@ -353,8 +329,7 @@ async fn insert_access_tokens(
     conn: &mut Conn,
     rows: &[&AccessTokenRow],
 ) -> Result<u64, StoreError> {
-    let owned: Vec<AccessTokenRow> = rows.iter().map(|r| (*r).clone()).collect();
-    let mut insert = access_insert(&owned);
+    let mut insert = access_insert(rows.iter().copied());
     insert.push(" ON CONFLICT (hash) DO NOTHING");
     let done = insert.build().execute(conn).await.map_err(backend)?;
     Ok(done.rows_affected())

@@ -1,10 +1,11 @@
 //! The store type both backends share: a pool, this process's write turn and the group-commit
-//! writer of opaque access tokens. What it does on each backend is in `backend.rs` and the files it
-//! names; how it writes is in `write.rs`.
+//! writers of opaque access tokens and code redemptions. What it does on each backend is in
+//! `backend.rs` and the files it names; how it writes is in `write.rs`.
 
 use std::sync::Arc;
 
-use latchkey_core::store::AccessTokenRow;
+use latchkey_core::secret::TokenHash;
+use latchkey_core::store::{AccessTokenRow, Family, NewRefresh};
 
 use crate::batch::Batcher;
 use crate::write::WriteTurn;
@@ -14,6 +15,23 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) pool: sqlx::Pool<DB>,
     pub(crate) writes: WriteTurn,
     pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
+    /// Answers whether each redemption took its code.
+    pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
+}
+
+/// A family about to be started: the family, its first refresh token and (opaque only) its access
+/// token.
+pub(crate) struct NewFamily {
+    pub(crate) family: Family,
+    pub(crate) first: NewRefresh,
+    pub(crate) access: Option<AccessTokenRow>,
+}
+
+/// A code exchange's write: take the code at `now`, and only if that wins start `family`.
+pub(crate) struct Redemption {
+    pub(crate) code: TokenHash,
+    pub(crate) now: i64,
+    pub(crate) family: NewFamily,
 }
 
 /// The embedded store: one SQLite file in WAL mode.
@@ -29,6 +47,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
             pool: self.pool.clone(),
             writes: self.writes.clone(),
             access_rows: self.access_rows.clone(),
+            redemptions: self.redemptions.clone(),
         }
     }
 }

@@ -12,10 +12,12 @@ use super::users::{user, user_columns};
 use super::{Conn, Db, ONE_WRITER};
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
-use crate::store::SqlStore;
+use crate::store::{NewFamily, SqlStore};
 
 /// The `INSERT` of these access-token rows, one statement for them all.
-pub(super) fn access_insert(rows: &[AccessTokenRow]) -> sqlx::QueryBuilder<'_, Db> {
+pub(super) fn access_insert<'a>(
+    rows: impl IntoIterator<Item = &'a AccessTokenRow>,
+) -> sqlx::QueryBuilder<'a, Db> {
     let mut insert = sqlx::QueryBuilder::<Db>::new(
         "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, \
          expires_at, family_id, revoked) ",
@@ -38,7 +40,7 @@ async fn insert_access(
     ex: impl sqlx::Executor<'_, Database = Db>,
     a: &AccessTokenRow,
 ) -> Result<(), StoreError> {
-    access_insert(std::slice::from_ref(a))
+    access_insert([a])
         .build()
         .execute(ex)
         .await
@@ -63,49 +65,74 @@ pub(super) async fn insert_access_batch(
     results
 }
 
-/// A new family, its first refresh token and (opaque only) its access token: a password grant's
-/// or a code exchange's whole write.
-pub(super) async fn insert_family(
+/// New families, each with its first refresh token and (opaque only) its access token: a password
+/// grant's whole write, or a batch of code exchanges'. One statement per table, however many.
+pub(super) async fn insert_families(
     conn: &mut Conn,
-    f: &Family,
-    first: &NewRefresh,
-    access: Option<&AccessTokenRow>,
+    started: &[&NewFamily],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&f.id)
-    .bind(&f.client_id)
-    .bind(f.user_id.0)
-    .bind(f.created_at)
-    .bind(f.expires_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
-    insert_refresh(conn, first).await?;
-    if let Some(a) = access {
-        insert_access(&mut *conn, a).await?;
+    if started.is_empty() {
+        return Ok(());
+    }
+    family_insert(started.iter().map(|s| &s.family))
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    // Collected first: an iterator adapter's closure held across an await makes the future
+    // too specific for the write's higher-ranked bound.
+    let firsts: Vec<&NewRefresh> = started.iter().map(|s| &s.first).collect();
+    refresh_insert(firsts.iter().copied())
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let access: Vec<&AccessTokenRow> = started.iter().filter_map(|s| s.access.as_ref()).collect();
+    if !access.is_empty() {
+        access_insert(access.iter().copied())
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
     }
     Ok(())
 }
 
-async fn insert_refresh(conn: &mut Conn, n: &NewRefresh) -> Result<(), StoreError> {
-    sqlx::query(
+/// The `INSERT` of these families, one statement for them all.
+pub(super) fn family_insert<'a>(
+    rows: impl IntoIterator<Item = &'a Family>,
+) -> sqlx::QueryBuilder<'a, Db> {
+    let mut insert = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) ",
+    );
+    insert.push_values(rows, |mut b, f| {
+        b.push_bind(f.id.as_str())
+            .push_bind(f.client_id.as_str())
+            .push_bind(f.user_id.0)
+            .push_bind(f.created_at)
+            .push_bind(f.expires_at);
+    });
+    insert
+}
+
+/// The `INSERT` of these refresh-token rows, one statement for them all.
+pub(super) fn refresh_insert<'a>(
+    rows: impl IntoIterator<Item = &'a NewRefresh>,
+) -> sqlx::QueryBuilder<'a, Db> {
+    let mut insert = sqlx::QueryBuilder::<Db>::new(
         "INSERT INTO refresh_tokens (hash, family_id, scopes, issued_at, expires_at, \
-         access_jti, access_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(n.hash.as_bytes())
-    .bind(&n.family_id)
-    .bind(join(&n.scopes))
-    .bind(n.issued_at)
-    .bind(n.expires_at)
-    .bind(&n.access_jti)
-    .bind(n.access_expires_at)
-    .execute(conn)
-    .await
-    .map_err(backend)?;
-    Ok(())
+         access_jti, access_expires_at) ",
+    );
+    insert.push_values(rows, |mut b, n| {
+        b.push_bind(n.hash.as_bytes())
+            .push_bind(n.family_id.as_str())
+            .push_bind(join(&n.scopes))
+            .push_bind(n.issued_at)
+            .push_bind(n.expires_at)
+            .push_bind(n.access_jti.as_str())
+            .push_bind(n.access_expires_at);
+    });
+    insert
 }
 
 /// The compare-and-swap of a rotation, with what it writes when it wins.
@@ -167,7 +194,11 @@ async fn rotate(
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    insert_refresh(&mut *conn, next).await?;
+    refresh_insert([next])
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
     if let Some(a) = access {
         insert_access(&mut *conn, a).await?;
     }
@@ -201,7 +232,7 @@ impl SqlStore<Db> {
 #[async_trait]
 impl TokenStore for SqlStore<Db> {
     async fn insert_access_token(&self, row: &AccessTokenRow) -> Result<(), StoreError> {
-        self.access_rows.insert(row.clone()).await
+        self.access_rows.submit(row.clone()).await
     }
 
     async fn access_token(
@@ -243,11 +274,13 @@ impl TokenStore for SqlStore<Db> {
         first: &NewRefresh,
         access: Option<&AccessTokenRow>,
     ) -> Result<(), StoreError> {
-        let (f, first, access) = (f.clone(), first.clone(), access.cloned());
-        self.write(move |tx| {
-            Box::pin(async move { insert_family(tx, &f, &first, access.as_ref()).await })
-        })
-        .await
+        let started = NewFamily {
+            family: f.clone(),
+            first: first.clone(),
+            access: access.cloned(),
+        };
+        self.write(move |tx| Box::pin(async move { insert_families(tx, &[&started]).await }))
+            .await
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRow>, StoreError> {

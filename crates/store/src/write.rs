@@ -75,17 +75,7 @@ impl<DB: sqlx::Database> SqlStore<DB> {
             + 'static,
     {
         let (pool, writes) = (self.pool.clone(), self.writes.clone());
-        detached(async move {
-            let _turn = writes.take().await;
-            let mut tx = pool.begin().await.map_err(backend)?;
-            let done = work(&mut tx).await?;
-            match ending {
-                Ending::Commit => tx.commit().await.map_err(backend)?,
-                Ending::RollBack => tx.rollback().await.map_err(backend)?,
-            }
-            Ok(done)
-        })
-        .await
+        detached(async move { transaction(&pool, &writes, ending, work).await }).await
     }
 }
 
@@ -94,6 +84,28 @@ impl<DB: sqlx::Database> SqlStore<DB> {
 pub(crate) enum Ending {
     Commit,
     RollBack,
+}
+
+/// One write transaction, after this process's write turn: the body of [`SqlStore::write`], which
+/// runs it detached. A group-commit writer (`batch.rs`) calls it directly, being a task of its own.
+pub(crate) async fn transaction<DB, T, F>(
+    pool: &sqlx::Pool<DB>,
+    writes: &WriteTurn,
+    ending: Ending,
+    work: F,
+) -> Result<T, StoreError>
+where
+    DB: sqlx::Database,
+    F: for<'t> FnOnce(&'t mut sqlx::Transaction<'static, DB>) -> Written<'t, T>,
+{
+    let _turn = writes.take().await;
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let done = work(&mut tx).await?;
+    match ending {
+        Ending::Commit => tx.commit().await.map_err(backend)?,
+        Ending::RollBack => tx.rollback().await.map_err(backend)?,
+    }
+    Ok(done)
 }
 
 /// Runs `work` in its own task: see [`SqlStore::write`].

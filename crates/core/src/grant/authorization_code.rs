@@ -2,11 +2,12 @@
 //! to, with the same redirect URI and (RFC 7636) the PKCE verifier of its challenge. Yields an
 //! access token, the first refresh token of a new family, and with `openid` an ID token.
 //!
-//! The code is read, checked, and only then redeemed: one transaction takes it with a
-//! compare-and-swap and stores the family it starts, so a request that fails a check changes
-//! nothing, of two exchanges of one code exactly one wins, and whoever sees the code used also
-//! finds its family: a replay (RFC 6749 §4.1.2) revokes it, and a loser of the race is a replay
-//! too. One write per exchange, not two: the exchange's cost is its signature and that write.
+//! The code is read (with its user, in one round trip), checked, and only then redeemed: one
+//! transaction takes it with a compare-and-swap and stores the family it starts, so a request
+//! that fails a check changes nothing, of two exchanges of one code exactly one wins, and whoever
+//! sees the code used also finds its family: a replay (RFC 6749 §4.1.2) revokes it, and a loser of
+//! the race is a replay too. One read and one write per exchange: its cost is its signature and
+//! those, and the store shares the write's transaction among the exchanges that arrive together.
 
 use latchkey_proto::TokenRequest;
 
@@ -48,9 +49,9 @@ impl GrantKind for AuthorizationCodeGrant {
     ) -> Result<Issued, OAuthError> {
         TokenService::<S>::require_grant_type(client, GrantType::AuthorizationCode)?;
         let hash = tokens.hasher.hash(self.code.expose());
-        let code = tokens
+        let (code, user) = tokens
             .store
-            .code(&hash)
+            .code_and_user(&hash)
             .await?
             .ok_or(OAuthError::InvalidGrant(INVALID))?;
         if code.used_at.is_some() {
@@ -67,10 +68,7 @@ impl GrantKind for AuthorizationCodeGrant {
         }
         let challenge = code.code_challenge.clone().map(CodeChallenge::stored);
         check_pkce(challenge.as_ref(), self.code_verifier.as_deref()).map_err(OAuthError::Pkce)?;
-        let user = tokens
-            .store
-            .user_by_id(code.user_id)
-            .await?
+        let user = user
             .filter(|u| !u.disabled)
             .ok_or(OAuthError::InvalidGrant("this account is disabled"))?;
         let family = tokens.new_family(client, &user, ctx.now);

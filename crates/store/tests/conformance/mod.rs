@@ -775,6 +775,8 @@ macro_rules! suite {
             the_password_mix_counts_django_hashes,
             codes_round_trip_and_are_taken_once,
             concurrent_takes_of_a_code_have_one_winner,
+            concurrent_redemptions_of_many_codes_each_answer_for_themselves,
+            a_failed_redemption_fails_alone,
             codes_are_purged_by_expiry_in_batches,
             consent_is_remembered_per_user_and_client_and_revocable,
             sessions_are_found_by_hash_with_their_user,
