@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 /// Rows in flight between the parsing thread and the importer.
-const ROWS_IN_FLIGHT: usize = 1024;
+const ROWS_IN_FLIGHT: usize = 256;
 
 /// One element of the top-level list, as `{"model": ..., "pk": ..., "fields": {...}}`; the
 /// fields are kept as raw JSON, parsed only for the models an importer reads.

@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use latchkey_core::store::{Conflict, Store, StoreError};
 use latchkey_core::user::email_key;
 
-use super::{Db, ADVANCE_USER_IDS, MIGRATOR, ONE_WRITER};
+use super::{Db, ADVANCE_USER_IDS, KEYS_JOINED, MIGRATOR, ONE_WRITER};
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
 use crate::store::SqlStore;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc::Receiver;
 use super::clients::{insert_client, update_imported_client};
 use super::tokens::{access_insert, family_insert, refresh_insert};
 use super::users::{user, user_columns};
-use super::{Conn, Db, ADVANCE_USER_IDS};
+use super::{Conn, Db, ADVANCE_USER_IDS, KEYS_JOINED};
 use crate::errors::backend;
 use crate::store::SqlStore;
 use crate::write::Ending;
@@ -52,23 +52,7 @@ impl ImportStore for SqlStore<Db> {
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut found = Vec::new();
         for chunk in keys.chunks(ROWS_PER_INSERT) {
-            // The keys as a table joined to the origins: PostgreSQL compares a bound `IN (…)`
-            // list element by element for every row it scans, which made each batch's look-up
-            // cost (rows imported so far) x (keys) while statistics lagged behind the import.
-            let mut select =
-                sqlx::QueryBuilder::<Db>::new("SELECT o.upstream_key, o.digests FROM (VALUES ");
-            let mut keys = select.separated(", ");
-            for k in chunk {
-                keys.push("(")
-                    .push_bind_unseparated(k.as_str())
-                    .push_unseparated(")");
-            }
-            select
-                .push(") AS k JOIN import_origins o ON o.upstream_key = k.column1 AND o.source = ");
-            select
-                .push_bind(source)
-                .push(" AND o.kind = ")
-                .push_bind(kind);
+            let mut select = origins_by_keys(source, kind, chunk);
             let rows = select
                 .build()
                 .fetch_all(&self.pool)
@@ -120,6 +104,46 @@ impl ImportStore for SqlStore<Db> {
         })
         .await
     }
+}
+
+/// The look-up of a batch's origins, in the form each backend's planner serves in time linear in
+/// the batch (`KEYS_JOINED`, see `sqlite.rs` and `postgres.rs`): every row's primary key probed
+/// once per key. Measured on 60 000 users: the other form took PostgreSQL 32 s instead of 3, and
+/// SQLite minutes instead of seconds.
+fn origins_by_keys<'a>(
+    source: &'a str,
+    kind: &'a str,
+    keys: &'a [String],
+) -> sqlx::QueryBuilder<'a, Db> {
+    let mut select = sqlx::QueryBuilder::<Db>::new("SELECT o.upstream_key, o.digests FROM ");
+    if KEYS_JOINED {
+        select.push("(VALUES ");
+        let mut values = select.separated(", ");
+        for k in keys {
+            values
+                .push("(")
+                .push_bind_unseparated(k.as_str())
+                .push_unseparated(")");
+        }
+        select.push(") AS k JOIN import_origins o ON o.upstream_key = k.column1 AND o.source = ");
+        select
+            .push_bind(source)
+            .push(" AND o.kind = ")
+            .push_bind(kind);
+    } else {
+        select.push("import_origins o WHERE o.source = ");
+        select
+            .push_bind(source)
+            .push(" AND o.kind = ")
+            .push_bind(kind);
+        select.push(" AND o.upstream_key IN (");
+        let mut list = select.separated(", ");
+        for k in keys {
+            list.push_bind(k.as_str());
+        }
+        select.push(")");
+    }
+    select
 }
 
 /// One transaction's worth of an import.

@@ -12,6 +12,11 @@ pub(crate) const ONE_WRITER: bool = false;
 pub(crate) const ADVANCE_USER_IDS: Option<&str> =
     Some("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))");
 
+/// How an import looks up a batch's origins (`import.rs`): joined to the keys as a `VALUES` table.
+/// PostgreSQL compares a bound `IN (…)` list element by element for every row it scans, and its
+/// statistics lag behind a table an import is filling, so that form grew quadratically.
+pub(crate) const KEYS_JOINED: bool = true;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 // The same files as `sqlite.rs` includes: see `backend.rs` for why.

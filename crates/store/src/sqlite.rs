@@ -12,6 +12,10 @@ pub(crate) const ONE_WRITER: bool = true;
 /// inserted, explicit ones included.
 pub(crate) const ADVANCE_USER_IDS: Option<&str> = None;
 
+/// How an import looks up a batch's origins (`import.rs`): a bound `IN (…)` list, which SQLite
+/// answers with one primary-key probe per key (a join to `VALUES` made it scan the table per key).
+pub(crate) const KEYS_JOINED: bool = false;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The same files as `postgres.rs` includes: see `backend.rs` for why.

@@ -34,7 +34,7 @@ use rows::{Known, Parsed};
 pub const SOURCE: &str = "openedx";
 
 /// Writes per batch sent to the store.
-const BATCH: usize = 1000;
+const BATCH: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
