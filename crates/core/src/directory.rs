@@ -7,7 +7,8 @@
 //! another process or node is seen within the TTL; unknown ids are never cached, so a client
 //! created elsewhere works at once.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -28,6 +29,24 @@ pub struct Directory<S> {
     store: Arc<S>,
     clients: Cache<String, Arc<Client>>,
     owners: Cache<UserId, Arc<User>>,
+    /// Clients whose Django-hashed secret is being checked: one check per client at a time, so
+    /// that a flood of guesses against one client id cannot fill the hashing pool that password
+    /// sign-ins share (each check costs Django's 600 000 PBKDF2 rounds).
+    django_checks: Mutex<HashSet<String>>,
+}
+
+/// A client's place in [`Directory::django_checks`], given back when the check ends.
+struct DjangoCheck<'a> {
+    checks: &'a Mutex<HashSet<String>>,
+    client_id: &'a str,
+}
+
+impl Drop for DjangoCheck<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut checks) = self.checks.lock() {
+            checks.remove(self.client_id);
+        }
+    }
 }
 
 impl<S: Store> Directory<S> {
@@ -43,6 +62,7 @@ impl<S: Store> Directory<S> {
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
                 .build(),
+            django_checks: Mutex::new(HashSet::new()),
         }
     }
 
@@ -111,6 +131,21 @@ impl<S: Store> Directory<S> {
         django: &str,
         presented: &Secret,
     ) -> Result<TokenHash, OAuthError> {
+        let busy = OAuthError::Unavailable {
+            retry_after: BUSY_RETRY_AFTER,
+        };
+        let started = self
+            .django_checks
+            .lock()
+            .map(|mut checks| checks.insert(client_id.to_owned()))
+            .unwrap_or(false);
+        if !started {
+            return Err(busy);
+        }
+        let _check = DjangoCheck {
+            checks: &self.django_checks,
+            client_id,
+        };
         let check = passwords
             .verify(presented.clone(), Some(django.to_owned()))
             .await
