@@ -140,9 +140,61 @@ impl<S: Store> Admin<S> {
         Ok(user)
     }
 
-    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<(), AdminError> {
-        if self.store.set_user_disabled(username, disabled).await? {
+    /// Disabling also logs the user out everywhere ([`Admin::logout_everywhere`]): enabling them
+    /// again brings back no session or token from before.
+    pub async fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        now: i64,
+    ) -> Result<(), AdminError> {
+        if self
+            .store
+            .set_user_disabled(username, disabled, now)
+            .await?
+        {
             tracing::info!(target: "audit", username, disabled, "user disabled flag changed");
+            Ok(())
+        } else {
+            Err(AdminError::UnknownUser(username.to_owned()))
+        }
+    }
+
+    /// Ends every session, refresh family and code of the user, and refuses every access token
+    /// of theirs issued before `now`: at this server at once, at resource servers following the
+    /// revocation feed within seconds.
+    pub async fn logout_everywhere(&self, username: &str, now: i64) -> Result<(), AdminError> {
+        self.cut_off(username, now, None).await?;
+        tracing::info!(target: "audit", username, "user logged out everywhere");
+        Ok(())
+    }
+
+    /// A new password, and the user logged out everywhere, as after a password reset.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &Secret,
+        now: i64,
+    ) -> Result<(), AdminError> {
+        let hash = self
+            .passwords
+            .hash(password.expose(), self.random.as_ref())?;
+        self.cut_off(username, now, Some(&hash)).await?;
+        tracing::info!(target: "audit", username, "user password changed; logged out everywhere");
+        Ok(())
+    }
+
+    async fn cut_off(
+        &self,
+        username: &str,
+        now: i64,
+        password_hash: Option<&str>,
+    ) -> Result<(), AdminError> {
+        if self
+            .store
+            .cut_off_user(username, now, password_hash)
+            .await?
+        {
             Ok(())
         } else {
             Err(AdminError::UnknownUser(username.to_owned()))

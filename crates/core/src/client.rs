@@ -106,14 +106,18 @@ pub enum Permission {
     AuthzWrite,
     /// Minting a short-lived service JWT for any enabled user (`POST /oauth2/mint`).
     TokenMint,
+    /// Reading the revocation feed (`GET /oauth2/revocations`): every revoked `jti` and every
+    /// user's not-before instant, as resource servers need them.
+    RevocationsRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 4] = [
+    pub const ALL: [Permission; 5] = [
         Permission::Introspect,
         Permission::AuthzRead,
         Permission::AuthzWrite,
         Permission::TokenMint,
+        Permission::RevocationsRead,
     ];
 
     /// The spelling operators type and the database stores.
@@ -123,6 +127,7 @@ impl Permission {
             Permission::AuthzRead => "authz:read",
             Permission::AuthzWrite => "authz:write",
             Permission::TokenMint => "token:mint",
+            Permission::RevocationsRead => "revocations:read",
         }
     }
 
@@ -132,6 +137,7 @@ impl Permission {
             Permission::Introspect => "introspection",
             Permission::AuthzRead | Permission::AuthzWrite => "the authz API",
             Permission::TokenMint => "minting service JWTs",
+            Permission::RevocationsRead => "the revocation feed",
         }
     }
 }

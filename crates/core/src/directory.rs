@@ -4,8 +4,8 @@
 //!
 //! Only rows are cached, never a decision: a client's secret is checked on every request, and a
 //! password, refresh or introspection reads its user every time. A client or owner changed by
-//! another process or node is seen within the TTL; unknown ids are never cached, so a client
-//! created elsewhere works at once.
+//! another process or node is dropped when its change notice arrives, and seen within the TTL
+//! without one; unknown ids are never cached, so a client created elsewhere works at once.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use moka::sync::Cache;
 use crate::client::{Client, ClientKind, StoredSecret};
 use crate::client_auth::{verify_client, AuthenticatedClient, ClientCredentials};
 use crate::error::{InternalError, OAuthError};
+use crate::notice::Change;
 use crate::password::{HashingPool, PasswordCheck, PoolError};
 use crate::secret::{Secret, SecretHasher, TokenHash};
 use crate::signin::BUSY_RETRY_AFTER;
@@ -91,6 +92,19 @@ impl<S: Store> Directory<S> {
         let user = Arc::new(user);
         self.owners.insert(id, user.clone());
         Ok(Some(user))
+    }
+
+    /// Drops what `change` made stale (a change notice, `crate::notice`).
+    pub fn forget(&self, change: &Change) {
+        match change {
+            Change::Client(id) => self.clients.invalidate(id),
+            Change::User(id) => self.owners.invalidate(id),
+            Change::Everything => {
+                self.clients.invalidate_all();
+                self.owners.invalidate_all();
+            }
+            Change::Revocations | Change::Keys | Change::Authz => {}
+        }
     }
 
     /// RFC 6749 §2.3. Unknown client, missing or wrong secret, or a secret sent by a public

@@ -11,6 +11,8 @@ use crate::user::{User, UserId};
 
 /// One Open edX AuthZ rule in `casbin_rule` shape (`ptype`, `v0`..`v5`).
 pub use latchkey_authz::RuleRow;
+/// The revocation feed's entries, as they go over the wire.
+pub use latchkey_proto::{NotBefore, RevokedJti};
 
 /// What a unique constraint refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -63,8 +65,24 @@ pub trait UserStore: Send + Sync {
     /// By the username exactly as given, else by its NFKC form, else by email compared by
     /// [`crate::user::email_key`]: the order of [`crate::user::LoginKeys`].
     async fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError>;
-    /// Returns false when there is no such user.
-    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError>;
+    /// Returns false when there is no such user. Disabling also cuts the user off as of `now`
+    /// ([`UserStore::cut_off_user`]), so that enabling them again brings nothing old back.
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Ends every session, refresh family, opaque access token and unredeemed authorization code
+    /// of the user, and refuses every JWT of theirs issued before `at` (the revocation feed's
+    /// not-before instant); with `password_hash`, replaces the password in the same transaction
+    /// (a password change). Returns false when there is no such user.
+    async fn cut_off_user(
+        &self,
+        username: &str,
+        at: i64,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// Replaces `old` with `new` only if `old` is still stored, so an upgrade on sign-in never
     /// overwrites a password change made meanwhile.
     async fn replace_password_hash(
@@ -280,7 +298,9 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
     /// Marks a JWT revoked until it would have expired anyway.
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
-    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Whether a JWT was revoked: by its `jti`, or by its user's not-before instant (`sub`,
+    /// issued at `iat`).
+    async fn is_jwt_revoked(&self, jti: &str, sub: &str, iat: i64) -> Result<bool, StoreError>;
     /// Forgets the sealed successor pairs of at most `batch` tokens rotated before `rotated_before`
     /// (their grace window is over); returns how many.
     async fn clear_successors(&self, rotated_before: i64, batch: u32) -> Result<u64, StoreError>;
@@ -540,6 +560,40 @@ pub trait ImportStore: Send + Sync {
     ) -> Result<ImportApplied, StoreError>;
 }
 
+/// A page of the revocation feed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevocationPage {
+    /// The feed's head when the page was read: every entry numbered up to it had committed.
+    pub head: i64,
+    /// Where a reader continues from: the last entry's number, or the head when nothing is left.
+    pub cursor: i64,
+    pub jtis: Vec<RevokedJti>,
+    pub users: Vec<NotBefore>,
+    /// More entries are numbered above `cursor`.
+    pub more: bool,
+}
+
+impl RevocationPage {
+    pub fn is_empty(&self) -> bool {
+        self.jtis.is_empty() && self.users.is_empty()
+    }
+}
+
+/// The revocation feed (docs/design/revocation-feed.md): revoked JWTs and users' not-before
+/// instants, each numbered by the transaction that wrote it, in commit order.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// The number of the latest committed entry.
+    async fn revocation_head(&self) -> Result<i64, StoreError>;
+    /// The entries numbered above `after`, oldest first: about `limit` of them, never splitting
+    /// the entries of one transaction across pages.
+    async fn revocations_after(&self, after: i64, limit: u32)
+        -> Result<RevocationPage, StoreError>;
+    /// Removes at most `batch` not-before instants older than `before` (no token issued before
+    /// them can still be alive); returns how many.
+    async fn purge_not_before(&self, before: i64, batch: u32) -> Result<u64, StoreError>;
+}
+
 /// Everything Latchkey stores.
 #[async_trait]
 pub trait Store:
@@ -551,8 +605,11 @@ pub trait Store:
     + SessionStore
     + AuthorizationStore
     + ImportStore
+    + RevocationStore
     + 'static
 {
     /// Is the database reachable and answering?
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The change notices every node hears, its own changes' included (`crate::notice`).
+    fn notices(&self) -> tokio::sync::broadcast::Receiver<crate::notice::Notice>;
 }

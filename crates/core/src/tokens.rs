@@ -88,7 +88,7 @@ pub struct TokenService<S> {
     pub(crate) settings: TokenSettings,
     pub(crate) random: Arc<dyn Random>,
     /// Clients and owners, read through their caches.
-    directory: Directory<S>,
+    pub(crate) directory: Directory<S>,
     pub(crate) introspected: IntrospectionCache,
     /// What a JWT of ours must satisfy, built once: introspection and revocation check it per call.
     pub(crate) validation: latchkey_token::Validation,

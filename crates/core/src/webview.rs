@@ -85,7 +85,11 @@ impl<S: Store> TokenService<S> {
                 let claims: AccessClaims =
                     latchkey_token::verify(jwt, &ring.verifying, &self.validation, now)
                         .map_err(|_| WebViewError::InvalidToken)?;
-                if self.store.is_jti_revoked(&claims.jti).await? {
+                if self
+                    .store
+                    .is_jwt_revoked(&claims.jti, &claims.sub, claims.iat)
+                    .await?
+                {
                     return Err(WebViewError::InvalidToken);
                 }
                 let user = self.user_of(&claims).await?;

@@ -17,6 +17,7 @@ mod discovery;
 mod error;
 mod introspection;
 mod mint;
+mod revocation;
 mod token;
 
 pub use authorize::{AuthorizeRequest, UserInfo};
@@ -24,4 +25,5 @@ pub use discovery::Discovery;
 pub use error::{ErrorCode, ErrorResponse};
 pub use introspection::{IntrospectionRequest, IntrospectionResponse, RevocationRequest};
 pub use mint::MintRequest;
+pub use revocation::{NotBefore, Revocations, RevocationsQuery, RevokedJti};
 pub use token::{TokenRequest, TokenResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};

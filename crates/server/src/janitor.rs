@@ -1,7 +1,8 @@
 //! The janitor: removes expired and revoked rows in bounded batches, forgets retired keys once
-//! their tokens have expired, and reloads the key ring (a rotation or revocation made by another
-//! process shows up here within one interval), and the authz rules and staff set (another node's
-//! role changes arrive within one interval). No cron job needed.
+//! their tokens have expired, and reloads the key ring and the authz rules and staff set. Change
+//! notices (`notices.rs`) bring other nodes' changes at once; these reloads are the safety net
+//! for a lost notice, and what brings a CLI command's change to a server on SQLite, within one
+//! interval. No cron job needed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,9 +81,37 @@ pub async fn sweep<S: Store>(
             }
         }
     }
-    forget_successors(tokens, now, settings.batch).await;
-    purge_codes(tokens, now, settings.batch).await;
-    purge_sessions(tokens, now, settings.batch).await;
+    let (store, batch) = (tokens.store(), settings.batch);
+    // Sealed successor pairs whose grace window has ended: no second refresh may use them any
+    // more, and a database dump should not hold them.
+    let rotated_before = now - tokens.settings().refresh_grace;
+    drain("sealed_successors", batch, || {
+        store.clear_successors(rotated_before, batch)
+    })
+    .await;
+    // Authorization codes past the time a replay of them still matters.
+    drain("authorization_codes", batch, || {
+        tokens.purge_codes(now, batch)
+    })
+    .await;
+    // Browser sessions past their idle or absolute end: refused already.
+    drain("sessions", batch, || {
+        store.purge_expired_sessions(now, batch)
+    })
+    .await;
+    // Users' not-before instants older than the longest life a JWT can have: every token they
+    // refuse has expired, and the revocation feed's full read stays bounded.
+    match store.max_client_jwt_lifetime().await {
+        Ok(clients) => {
+            let longest = settings.max_jwt_lifetime.max(clients.unwrap_or(0));
+            let before = now.saturating_sub(longest);
+            drain("not_before", batch, || {
+                store.purge_not_before(before, batch)
+            })
+            .await;
+        }
+        Err(e) => tracing::warn!(error = %e, "janitor could not read the clients' JWT lifetimes"),
+    }
     if let Err(e) = tokens.sign_in().refresh_decoys().await {
         tracing::warn!(error = %e, "janitor could not read the password hash mix");
     }
@@ -106,59 +135,22 @@ pub async fn sweep<S: Store>(
     }
 }
 
-/// Browser sessions past their idle or absolute end: refused already, removed in batches.
-async fn purge_sessions<S: Store>(tokens: &TokenService<S>, now: i64, batch: u32) {
+/// Runs `purge` (one bounded batch of `kind`) until a batch comes back short.
+async fn drain<F, E>(kind: &'static str, batch: u32, mut purge: impl FnMut() -> F)
+where
+    F: std::future::Future<Output = Result<u64, E>>,
+    E: std::fmt::Display,
+{
     loop {
-        match tokens.store().purge_expired_sessions(now, batch).await {
+        match purge().await {
             Ok(n) => {
-                metrics::counter!("latchkey_janitor_removed_total", "kind" => "sessions")
-                    .increment(n);
+                metrics::counter!("latchkey_janitor_removed_total", "kind" => kind).increment(n);
                 if n < u64::from(batch) {
                     break;
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "janitor could not purge sessions");
-                break;
-            }
-        }
-    }
-}
-
-/// Sealed successor pairs whose grace window has ended: no second refresh may use them any more,
-/// and a database dump should not hold them.
-async fn forget_successors<S: Store>(tokens: &TokenService<S>, now: i64, batch: u32) {
-    let rotated_before = now - tokens.settings().refresh_grace;
-    loop {
-        match tokens.store().clear_successors(rotated_before, batch).await {
-            Ok(n) => {
-                metrics::counter!("latchkey_janitor_removed_total", "kind" => "sealed_successors")
-                    .increment(n);
-                if n < u64::from(batch) {
-                    break;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "janitor could not clear sealed successors");
-                break;
-            }
-        }
-    }
-}
-
-/// Authorization codes past the time a replay of them still matters.
-async fn purge_codes<S: Store>(tokens: &TokenService<S>, now: i64, batch: u32) {
-    loop {
-        match tokens.purge_codes(now, batch).await {
-            Ok(n) => {
-                metrics::counter!("latchkey_janitor_removed_total", "kind" => "authorization_codes")
-                    .increment(n);
-                if n < u64::from(batch) {
-                    break;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "janitor could not purge authorization codes");
+                tracing::warn!(error = %e, kind, "janitor could not purge");
                 break;
             }
         }

@@ -15,6 +15,7 @@ pub mod error;
 mod extract;
 mod http;
 pub mod janitor;
+pub mod notices;
 mod routes;
 pub mod services;
 mod state;
@@ -38,7 +39,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     use routes::userinfo;
     use routes::{authorize, home, webview};
     use routes::{
-        discovery, health, introspect, login, login_refresh, metrics, mint, revoke, token,
+        discovery, health, introspect, login, login_refresh, metrics, mint, revocations, revoke,
+        token,
     };
     let cors_origins = state.web.cors_origins.clone();
     // What browsers read: every answer gets the security headers (web/headers.rs).
@@ -72,6 +74,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/oauth2/revoke_token/", post(revoke::revoke::<S>))
         .route("/oauth2/introspect", post(introspect::introspect::<S>))
         .route("/oauth2/introspect/", post(introspect::introspect::<S>))
+        .route("/oauth2/revocations", get(revocations::revocations::<S>))
         .route("/oauth2/mint", post(mint::mint::<S>))
         .route("/oauth2/mint/", post(mint::mint::<S>))
         .route(

@@ -10,6 +10,7 @@ use latchkey_core::password::{
     HashingPool, PasswordError, PasswordHasher, PasswordParams, PoolError, DEFAULT_QUEUE_PER_THREAD,
 };
 use latchkey_core::random::Random;
+use latchkey_core::revocation_feed::RevocationFeed;
 use latchkey_core::scope::{ScopeError, ScopeRegistry};
 use latchkey_core::secret::SecretHasher;
 use latchkey_core::session::{SessionSettings, Sessions};
@@ -52,6 +53,7 @@ pub struct Services<S> {
     pub admin: Arc<Admin<S>>,
     pub authz: Arc<AuthzService<S>>,
     pub sessions: Arc<Sessions<S>>,
+    pub feed: Arc<RevocationFeed<S>>,
     /// The randomness every service was given, for what the server makes itself (CSRF secrets).
     pub random: Arc<dyn Random>,
 }
@@ -111,6 +113,7 @@ pub async fn build<S: Store>(
         random.clone(),
         settings.sessions,
     ));
+    let feed = Arc::new(RevocationFeed::new(store.clone()));
     let admin = Arc::new(Admin::new(
         store,
         hasher,
@@ -124,6 +127,7 @@ pub async fn build<S: Store>(
         admin,
         authz,
         sessions,
+        feed,
         random,
     })
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use latchkey_core::authz::AuthzService;
 use latchkey_core::random::Random;
 use latchkey_core::request::Grant;
+use latchkey_core::revocation_feed::RevocationFeed;
 use latchkey_core::session::Sessions;
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
@@ -18,6 +19,7 @@ use crate::web::WebSettings;
 pub struct AppState<S> {
     pub tokens: Arc<TokenService<S>>,
     pub authz: Arc<AuthzService<S>>,
+    pub feed: Arc<RevocationFeed<S>>,
     /// Serialised once at start: the document only changes with the configuration.
     pub discovery: Arc<str>,
     pub metrics: Option<PrometheusHandle>,
@@ -34,6 +36,7 @@ impl<S> Clone for AppState<S> {
         AppState {
             tokens: self.tokens.clone(),
             authz: self.authz.clone(),
+            feed: self.feed.clone(),
             discovery: self.discovery.clone(),
             metrics: self.metrics.clone(),
             proxies: self.proxies.clone(),
@@ -56,6 +59,7 @@ impl<S: Store> AppState<S> {
         AppState {
             tokens,
             authz: services.authz.clone(),
+            feed: services.feed.clone(),
             discovery,
             metrics,
             proxies: Arc::default(),

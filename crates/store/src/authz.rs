@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use latchkey_core::authz::rule::line;
+use latchkey_core::notice::Change;
 use latchkey_core::store::{AuditEvent, AuthzStore, RuleRow, StoreError};
 use sqlx::{QueryBuilder, Row};
 
@@ -123,10 +124,11 @@ impl AuthzStore for SqlStore<Db> {
         now: i64,
     ) -> Result<u64, StoreError> {
         let (rows, actor) = (rows.to_vec(), actor.to_owned());
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let inserted = add(tx, &rows).await?;
-                finish(tx, &inserted, ADDED, &actor, now).await
+                let n = finish(tx, &inserted, ADDED, &actor, now).await?;
+                Ok((n, (n > 0).then_some(Change::Authz)))
             })
         })
         .await
@@ -139,10 +141,11 @@ impl AuthzStore for SqlStore<Db> {
         now: i64,
     ) -> Result<u64, StoreError> {
         let (rows, actor) = (rows.to_vec(), actor.to_owned());
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let removed = remove(tx, &rows).await?;
-                finish(tx, &removed, REMOVED, &actor, now).await
+                let n = finish(tx, &removed, REMOVED, &actor, now).await?;
+                Ok((n, (n > 0).then_some(Change::Authz)))
             })
         })
         .await

@@ -20,6 +20,7 @@ mod clients;
 mod codes;
 mod import;
 mod keys;
+mod revocations;
 mod sessions;
 mod tokens;
 mod users;
@@ -27,14 +28,16 @@ mod users;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use latchkey_core::notice::{Change, Notice};
 use latchkey_core::store::{Conflict, Store, StoreError};
 use latchkey_core::user::email_key;
 
-use super::{Db, ADVANCE_USER_IDS, KEYS_JOINED, MIGRATOR, ONE_WRITER};
+use super::{Db, ADVANCE_USER_IDS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY, ONE_WRITER};
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
+use crate::notices::{self, Hub};
 use crate::store::SqlStore;
-use crate::write::WriteTurn;
+use crate::write::{Ending, WriteTurn, Written};
 use crate::OpenError;
 
 /// Batches of code redemptions written at once: one where writers take turns (a second would only
@@ -71,7 +74,58 @@ impl SqlStore<Db> {
             writes,
             access_rows: Arc::new(Batcher::new(write, 1)),
             redemptions: Arc::new(Batcher::new(redeem, REDEMPTIONS_IN_FLIGHT)),
+            hub: Hub::new(),
         }
+    }
+
+    /// [`SqlStore::write`] for a write that changes what caches may hold: `work` says what it
+    /// changed (nothing, for a write that found nothing to change), and every node hears of it
+    /// once the transaction commits (`notices.rs`).
+    pub(crate) async fn announcing<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(
+                &'t mut sqlx::Transaction<'static, Db>,
+            ) -> Written<'t, (T, Option<Change>)>
+            + Send
+            + 'static,
+    {
+        self.announcing_then(Ending::Commit, work).await
+    }
+
+    /// [`SqlStore::announcing`], ending as `ending` says: a rolled-back write announces nothing.
+    pub(crate) async fn announcing_then<T, F>(
+        &self,
+        ending: Ending,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(
+                &'t mut sqlx::Transaction<'static, Db>,
+            ) -> Written<'t, (T, Option<Change>)>
+            + Send
+            + 'static,
+    {
+        let (done, change) = self
+            .write_then(ending, move |tx| {
+                Box::pin(async move {
+                    let (done, change) = work(&mut *tx).await?;
+                    if let (Some(notify), Some(change)) = (NOTIFY, &change) {
+                        sqlx::query(notify)
+                            .bind(notices::encode(change))
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    Ok((done, change))
+                })
+            })
+            .await?;
+        if let (None, Ending::Commit, Some(change)) = (NOTIFY, ending, change) {
+            self.hub.send(Notice::Change(change));
+        }
+        Ok(done)
     }
 
     /// Applies the migrations this database lacks; returns them, oldest first.
@@ -145,5 +199,13 @@ impl Store for SqlStore<Db> {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn notices(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.hub.subscribe(|sender| {
+            if let Some(listen) = LISTENER {
+                listen(self.pool.clone(), sender);
+            }
+        })
     }
 }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use latchkey_core::client::{Client, ClientKind, Lifetimes, Permission, RedirectUri, StoredSecret};
+use latchkey_core::notice::Change;
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{ClientStore, StoreError};
 use latchkey_core::user::UserId;
@@ -208,7 +209,7 @@ impl ClientStore for SqlStore<Db> {
 
     async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
         let c = c.clone();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let sql = "UPDATE clients SET name = $2, owner_id = $3, secret_hash = $4, \
                      grant_type = $5, redirect_uris = $6, scopes = $7, filters = $8, \
@@ -220,7 +221,7 @@ impl ClientStore for SqlStore<Db> {
                     .await
                     .map_err(backend)?;
                 if done.rows_affected() == 1 {
-                    Ok(())
+                    Ok(((), Some(Change::Client(c.id.clone()))))
                 } else {
                     Err(StoreError::NotFound(format!("client {}", c.id)))
                 }
@@ -266,7 +267,7 @@ impl ClientStore for SqlStore<Db> {
         keyed: &TokenHash,
     ) -> Result<bool, StoreError> {
         let (id, django, keyed) = (id.to_owned(), django.to_owned(), *keyed);
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE clients SET secret_hash = $3, secret_django = NULL \
@@ -278,7 +279,8 @@ impl ClientStore for SqlStore<Db> {
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-                Ok(done.rows_affected() == 1)
+                let upgraded = done.rows_affected() == 1;
+                Ok((upgraded, upgraded.then_some(Change::Client(id))))
             })
         })
         .await

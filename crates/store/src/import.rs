@@ -3,6 +3,7 @@
 //! nothing.
 
 use async_trait::async_trait;
+use latchkey_core::notice::Change;
 use latchkey_core::store::{
     AccessTokenRow, Family, ImportApplied, ImportOrigin, ImportStep, ImportStore, ImportWrite,
     ImportedUser, NewRefresh, StoreError, UserFields,
@@ -81,7 +82,7 @@ impl ImportStore for SqlStore<Db> {
         } else {
             Ending::RollBack
         };
-        self.write_then(ending, move |tx| {
+        self.announcing_then(ending, move |tx| {
             Box::pin(async move {
                 let mut run = Run::default();
                 loop {
@@ -99,7 +100,8 @@ impl ImportStore for SqlStore<Db> {
                     }
                 }
                 run.finish(tx).await?;
-                Ok(run.applied)
+                // Users, clients and tokens changed at once: every node drops every cache.
+                Ok((run.applied, Some(Change::Everything)))
             })
         })
         .await

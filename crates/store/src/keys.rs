@@ -1,6 +1,7 @@
 //! Signing keys: [`KeyStore`].
 
 use async_trait::async_trait;
+use latchkey_core::notice::Change;
 use latchkey_core::store::{KeyRevocation, KeyState, KeyStore, StoreError, StoredKey};
 use sqlx::Row;
 
@@ -39,7 +40,7 @@ impl KeyStore for SqlStore<Db> {
 
     async fn insert_key(&self, k: &StoredKey) -> Result<(), StoreError> {
         let k = k.clone();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO signing_keys (kid, alg, state, sealed_private, created_at, \
@@ -54,7 +55,7 @@ impl KeyStore for SqlStore<Db> {
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-                Ok(())
+                Ok(((), Some(Change::Keys)))
             })
         })
         .await
@@ -62,7 +63,7 @@ impl KeyStore for SqlStore<Db> {
 
     async fn promote_key(&self, kid: &str, now: i64) -> Result<(), StoreError> {
         let kid = kid.to_owned();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE signing_keys SET state = 'retired', retired_at = $1 \
@@ -84,7 +85,7 @@ impl KeyStore for SqlStore<Db> {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::NotFound(format!("unrevoked signing key {kid}")));
                 }
-                Ok(())
+                Ok(((), Some(Change::Keys)))
             })
         })
         .await
@@ -92,7 +93,7 @@ impl KeyStore for SqlStore<Db> {
 
     async fn revoke_key(&self, kid: &str, now: i64) -> Result<KeyRevocation, StoreError> {
         let kid = kid.to_owned();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 // A key's state only moves forward (next, current, retired, revoked), so a key
                 // seen between the two statements as revocable is revoked on the next turn.
@@ -108,7 +109,7 @@ impl KeyStore for SqlStore<Db> {
                     .await
                     .map_err(backend)?;
                     if done.rows_affected() == 1 {
-                        return Ok(KeyRevocation::Revoked);
+                        return Ok((KeyRevocation::Revoked, Some(Change::Keys)));
                     }
                     let found: Option<String> =
                         sqlx::query_scalar("SELECT state FROM signing_keys WHERE kid = $1")
@@ -117,11 +118,11 @@ impl KeyStore for SqlStore<Db> {
                             .await
                             .map_err(backend)?;
                     let Some(found) = found else {
-                        return Ok(KeyRevocation::Unknown);
+                        return Ok((KeyRevocation::Unknown, None));
                     };
                     match state(&found)? {
-                        KeyState::Revoked => return Ok(KeyRevocation::AlreadyRevoked),
-                        KeyState::Current => return Ok(KeyRevocation::Current),
+                        KeyState::Revoked => return Ok((KeyRevocation::AlreadyRevoked, None)),
+                        KeyState::Current => return Ok((KeyRevocation::Current, None)),
                         KeyState::Next | KeyState::Retired => continue,
                     }
                 }
@@ -132,7 +133,7 @@ impl KeyStore for SqlStore<Db> {
     }
 
     async fn delete_keys_retired_before(&self, before: i64) -> Result<u64, StoreError> {
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1",
@@ -141,7 +142,8 @@ impl KeyStore for SqlStore<Db> {
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-                Ok(done.rows_affected())
+                let n = done.rows_affected();
+                Ok((n, (n > 0).then_some(Change::Keys)))
             })
         })
         .await

@@ -13,6 +13,8 @@
 //! - `sqlite.rs`, `postgres.rs`: each compiles `backend.rs` and the files it names for its driver:
 //!   one file per aggregate (`users.rs`, `clients.rs`, `keys.rs`, `tokens.rs`, `sessions.rs`,
 //!   `authz.rs`, `audit.rs`), one body of SQL for both backends;
+//! - `notices.rs`, `listen.rs`: change notices between nodes (PostgreSQL `LISTEN/NOTIFY`, or
+//!   in-process on SQLite), as `latchkey_core::notice` defines them;
 //! - `batch.rs`: the group-commit writer of opaque access tokens; `codec.rs`: how values are
 //!   spelled in columns.
 //!
@@ -31,6 +33,8 @@
 mod batch;
 mod codec;
 mod errors;
+mod listen;
+mod notices;
 mod open;
 mod postgres;
 mod sqlite;

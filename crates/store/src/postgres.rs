@@ -17,6 +17,13 @@ pub(crate) const ADVANCE_USER_IDS: Option<&str> =
 /// statistics lag behind a table an import is filling, so that form grew quadratically.
 pub(crate) const KEYS_JOINED: bool = true;
 
+/// A change is announced by `NOTIFY` inside the transaction that makes it: PostgreSQL delivers it
+/// at commit and drops it on rollback, so no notice is ever early, lost in between or false.
+pub(crate) const NOTIFY: Option<&str> = Some("SELECT pg_notify('latchkey', $1)");
+/// Every node listens (`listen.rs`).
+pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> =
+    Some(crate::listen::spawn);
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 // The same files as `sqlite.rs` includes: see `backend.rs` for why.

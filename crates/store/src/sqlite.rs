@@ -16,6 +16,11 @@ pub(crate) const ADVANCE_USER_IDS: Option<&str> = None;
 /// answers with one primary-key probe per key (a join to `VALUES` made it scan the table per key).
 pub(crate) const KEYS_JOINED: bool = false;
 
+/// SQLite serves one node: a change is announced in-process after its commit, and nothing
+/// listens for other processes' (the CLI's changes reach the server's caches by their time limits).
+pub(crate) const NOTIFY: Option<&str> = None;
+pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> = None;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The same files as `postgres.rs` includes: see `backend.rs` for why.

@@ -1,5 +1,5 @@
-//! The store type both backends share: a pool, this process's write turn and the group-commit
-//! writers of opaque access tokens and code redemptions. What it does on each backend is in
+//! The store type both backends share: a pool, this process's write turn, the group-commit
+//! writers of opaque access tokens and code redemptions, and the hub of change notices. What it does on each backend is in
 //! `backend.rs` and the files it names; how it writes is in `write.rs`.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{AccessTokenRow, Family, NewRefresh};
 
 use crate::batch::Batcher;
+use crate::notices::Hub;
 use crate::write::WriteTurn;
 
 /// Latchkey's storage on one sqlx backend; see [`SqliteStore`] and [`PgStore`].
@@ -17,6 +18,8 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
     /// Answers whether each redemption took its code.
     pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
+    /// Change notices, heard by this process's subscribers.
+    pub(crate) hub: Arc<Hub>,
 }
 
 /// A family about to be started: the family, its first refresh token and (opaque only) its access
@@ -48,6 +51,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
             writes: self.writes.clone(),
             access_rows: self.access_rows.clone(),
             redemptions: self.redemptions.clone(),
+            hub: self.hub.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Access tokens, refresh tokens and their families, revoked JWT ids: [`TokenStore`].
 
 use async_trait::async_trait;
+use latchkey_core::notice::Change;
 use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{
     AccessTokenRow, Family, NewRefresh, Purged, RefreshRow, Rotation, StoreError, TokenStore,
@@ -8,6 +9,7 @@ use latchkey_core::store::{
 use latchkey_core::user::{User, UserId};
 use sqlx::Row;
 
+use super::revocations::next_number;
 use super::users::{user, user_columns};
 use super::{Conn, Db, ONE_WRITER};
 use crate::codec::{hash_of, join, split};
@@ -338,8 +340,9 @@ impl TokenStore for SqlStore<Db> {
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
         let family_id = family_id.to_owned();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
+                let number = next_number(&mut **tx).await?;
                 sqlx::query(
                     "UPDATE refresh_families SET revoked_at = $2 \
                      WHERE id = $1 AND revoked_at IS NULL",
@@ -356,16 +359,17 @@ impl TokenStore for SqlStore<Db> {
                     .map_err(backend)?;
                 // JWTs cannot be changed once issued: their jtis join the revocation list.
                 sqlx::query(
-                    "INSERT INTO revoked_jtis (jti, expires_at) SELECT access_jti, \
-                     access_expires_at FROM refresh_tokens WHERE family_id = $1 \
+                    "INSERT INTO revoked_jtis (jti, expires_at, seq) SELECT access_jti, \
+                     access_expires_at, $3 FROM refresh_tokens WHERE family_id = $1 \
                      AND access_expires_at > $2 ON CONFLICT (jti) DO NOTHING",
                 )
                 .bind(&family_id)
                 .bind(now)
+                .bind(number)
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-                Ok(())
+                Ok(((), Some(Change::Revocations)))
             })
         })
         .await
@@ -373,14 +377,15 @@ impl TokenStore for SqlStore<Db> {
 
     async fn revoke_access_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         let hash = *hash;
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let done = sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE hash = $1")
                     .bind(hash.as_bytes())
                     .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                Ok(done.rows_affected() == 1)
+                let revoked = done.rows_affected() == 1;
+                Ok((revoked, revoked.then_some(Change::Revocations)))
             })
         })
         .await
@@ -388,29 +393,36 @@ impl TokenStore for SqlStore<Db> {
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         let jti = jti.to_owned();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
+                let number = next_number(&mut **tx).await?;
                 sqlx::query(
-                    "INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2) \
+                    "INSERT INTO revoked_jtis (jti, expires_at, seq) VALUES ($1, $2, $3) \
                      ON CONFLICT (jti) DO NOTHING",
                 )
                 .bind(&jti)
                 .bind(expires_at)
+                .bind(number)
                 .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
-                Ok(())
+                Ok(((), Some(Change::Revocations)))
             })
         })
         .await
     }
 
-    async fn is_jti_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 FROM revoked_jtis WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+    async fn is_jwt_revoked(&self, jti: &str, sub: &str, iat: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM revoked_jtis WHERE jti = $1 UNION ALL \
+             SELECT 1 FROM user_not_before WHERE sub = $2 AND not_before > $3 LIMIT 1",
+        )
+        .bind(jti)
+        .bind(sub)
+        .bind(iat)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(row.is_some())
     }
 

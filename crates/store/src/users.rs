@@ -1,11 +1,13 @@
 //! Users: [`UserStore`].
 
 use async_trait::async_trait;
+use latchkey_core::notice::Change;
 use latchkey_core::password::django_iterations;
 use latchkey_core::store::{NewUserRow, PasswordMix, StoreError, UserStore};
 use latchkey_core::user::{email_key, LoginKeys, User, UserId};
 use sqlx::Row;
 
+use super::revocations::cut_off;
 use super::{Db, DbRow};
 use crate::errors::backend;
 use crate::store::SqlStore;
@@ -41,7 +43,7 @@ pub(super) fn user(r: &DbRow) -> Result<User, sqlx::Error> {
 impl UserStore for SqlStore<Db> {
     async fn insert_user(&self, u: &NewUserRow) -> Result<User, StoreError> {
         let u = u.clone();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
                 let row = sqlx::query(concat!(
                     "INSERT INTO users (username, email, name, email_verified, is_staff, \
@@ -66,7 +68,8 @@ impl UserStore for SqlStore<Db> {
                 // version in the same transaction, so every node and every guard's cache sees it
                 // as a policy change. Not at version 0, which means "never written: seed the
                 // default policy".
-                if u.is_staff || u.is_superuser {
+                let staff = u.is_staff || u.is_superuser;
+                if staff {
                     sqlx::query(
                         "UPDATE authz_state SET version = version + 1 WHERE id = 1 AND version > 0",
                     )
@@ -74,7 +77,8 @@ impl UserStore for SqlStore<Db> {
                     .await
                     .map_err(backend)?;
                 }
-                user(&row).map_err(backend)
+                let user = user(&row).map_err(backend)?;
+                Ok((user, staff.then_some(Change::Authz)))
             })
         })
         .await
@@ -113,17 +117,60 @@ impl UserStore for SqlStore<Db> {
         row.as_ref().map(user).transpose().map_err(backend)
     }
 
-    async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let username = username.to_owned();
-        self.write(move |tx| {
+        self.announcing(move |tx| {
             Box::pin(async move {
-                let done = sqlx::query("UPDATE users SET disabled = $2 WHERE username = $1")
-                    .bind(&username)
-                    .bind(disabled)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(backend)?;
-                Ok(done.rows_affected() == 1)
+                let id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET disabled = $2 WHERE username = $1 RETURNING id",
+                )
+                .bind(&username)
+                .bind(disabled)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+                let Some(id) = id.map(UserId) else {
+                    return Ok((false, None));
+                };
+                if disabled {
+                    cut_off(&mut **tx, id, now).await?;
+                }
+                Ok((true, Some(Change::User(id))))
+            })
+        })
+        .await
+    }
+
+    async fn cut_off_user(
+        &self,
+        username: &str,
+        at: i64,
+        password_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (username, password_hash) = (username.to_owned(), password_hash.map(str::to_owned));
+        self.announcing(move |tx| {
+            Box::pin(async move {
+                // Without a new password the hash is written back as it is: one statement finds
+                // the user and locks the row either way.
+                let id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET password_hash = COALESCE($2, password_hash) \
+                     WHERE username = $1 RETURNING id",
+                )
+                .bind(&username)
+                .bind(&password_hash)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+                let Some(id) = id.map(UserId) else {
+                    return Ok((false, None));
+                };
+                cut_off(&mut **tx, id, at).await?;
+                Ok((true, Some(Change::User(id))))
             })
         })
         .await

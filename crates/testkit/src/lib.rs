@@ -23,11 +23,13 @@ use latchkey_core::authz::AuthzService;
 use latchkey_core::keys::{KeyEncryptionKey, KeyManager};
 use latchkey_core::password::PasswordParams;
 use latchkey_core::random::{OsRandom, Random};
+use latchkey_core::revocation_feed::RevocationFeed;
 use latchkey_core::secret::{Secret, SecretHasher};
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
 use latchkey_core::user::User;
 use latchkey_server::clock::now;
+use latchkey_server::notices::Caches;
 use latchkey_server::services::{self, ServiceSettings};
 use latchkey_server::{AppState, ForwardedHeader, HttpSettings, TrustedProxies};
 use latchkey_store::{Backend, PgStore, SqliteStore};
@@ -57,6 +59,7 @@ pub struct TestServer<S: Store> {
     pub keys: Arc<KeyManager<S>>,
     pub admin: Arc<Admin<S>>,
     pub authz: Arc<AuthzService<S>>,
+    pub feed: Arc<RevocationFeed<S>>,
     /// How this server was made, so [`TestServer::another_node`] can make a second one like it.
     database_url: String,
     master: [u8; 32],
@@ -64,6 +67,7 @@ pub struct TestServer<S: Store> {
     http: HttpSettings,
     stop: Option<oneshot::Sender<()>>,
     janitor: Option<tokio::task::AbortHandle>,
+    notices: tokio::task::AbortHandle,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -229,6 +233,8 @@ async fn start<S: Store>(
         let _ = stopped.await;
     };
     tokio::spawn(latchkey_server::serve_with(listener, app, stopped, http));
+    // As `latchkey serve` does: changes made elsewhere reach this node's caches at once.
+    let notices = tokio::spawn(Caches::of(&built).follow()).abort_handle();
     TestServer {
         base,
         store,
@@ -236,12 +242,14 @@ async fn start<S: Store>(
         keys: built.keys,
         admin: built.admin,
         authz: built.authz,
+        feed: built.feed,
         database_url,
         master,
         settings: given,
         http,
         stop: Some(stop),
         janitor: None,
+        notices,
         _dir: dir,
     }
 }
@@ -377,7 +385,9 @@ impl<S: Store> Drop for TestServer<S> {
         if let Some(janitor) = self.janitor.take() {
             janitor.abort();
         }
+        self.notices.abort();
         self.authz.close_feed();
+        self.feed.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -729,7 +729,11 @@ async fn userinfo_answers_by_scope_for_jwt_and_opaque_tokens<S: Store>(server: T
         ],
     )
     .await;
-    server.admin.set_disabled("alice", true).await.unwrap();
+    server
+        .admin
+        .set_disabled("alice", true, now())
+        .await
+        .unwrap();
     let bearer = format!("Bearer {}", body["access_token"].as_str().unwrap());
     assert_eq!(userinfo(&server, Some(&bearer)).await.0, 401);
 }

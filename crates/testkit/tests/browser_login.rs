@@ -190,7 +190,11 @@ async fn a_json_login_answers_success_and_the_redirect<S: Store>(server: TestSer
 async fn failures_never_say_whether_an_account_exists<S: Store>(server: TestServer<S>) {
     server.user("carol", PASSWORD).await;
     server.user("dana", PASSWORD).await;
-    server.store.set_user_disabled("dana", true).await.unwrap();
+    server
+        .store
+        .set_user_disabled("dana", true, latchkey_server::clock::now())
+        .await
+        .unwrap();
     server
         .user_with(UserSpec {
             username: "erin".into(),
@@ -606,7 +610,11 @@ async fn a_disabled_users_session_cookie_is_refused<S: Store>(server: TestServer
     server.user("kate", PASSWORD).await;
     let mut browser = Browser::new(&server.base);
     browser.log_in("kate", PASSWORD, true).await.unwrap();
-    server.store.set_user_disabled("kate", true).await.unwrap();
+    server
+        .store
+        .set_user_disabled("kate", true, latchkey_server::clock::now())
+        .await
+        .unwrap();
     let r = browser
         .send(browser.request(Method::POST, "/login_refresh"))
         .await

@@ -128,11 +128,15 @@ async fn disabled_users_have_no_session_and_sessions_end_one_or_all<S: Store>(
         two.cookie.expose().to_owned(),
     );
     let user_id = one_user(&server, "carol").await;
-    server.store.set_user_disabled("carol", true).await.unwrap();
+    server
+        .store
+        .set_user_disabled("carol", true, now())
+        .await
+        .unwrap();
     assert!(sessions.current(&one, t0 + 1).await.unwrap().is_none());
     server
         .store
-        .set_user_disabled("carol", false)
+        .set_user_disabled("carol", false, now())
         .await
         .unwrap();
     assert!(sessions.current(&one, t0 + 1).await.unwrap().is_some());

@@ -164,7 +164,11 @@ async fn disabled_users_and_users_without_a_password_get_no_session<S: Store>(
         ],
     )
     .await;
-    server.store.set_user_disabled("pia", true).await.unwrap();
+    server
+        .store
+        .set_user_disabled("pia", true, latchkey_server::clock::now())
+        .await
+        .unwrap();
     let r = exchange(&server, Some(&format!("JWT {jwt}"))).await;
     assert_eq!(error_code(r).await, (401, "account_disabled".into()));
 

@@ -37,7 +37,7 @@ async fn fixture(server: &TestServer<impl Store>) -> Fixture {
             ..UserSpec::default()
         })
         .await;
-    server.admin.set_disabled("off", true).await.unwrap();
+    server.admin.set_disabled("off", true, now()).await.unwrap();
     let minting = |name: &str, restricted| ClientSpec {
         name: name.into(),
         owner: "alice".into(),

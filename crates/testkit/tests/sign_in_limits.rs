@@ -236,7 +236,11 @@ fn five_per_address() -> Settings {
 async fn every_failed_sign_in_gets_one_answer<S: Store>(server: TestServer<S>) {
     let client = mobile(&server).await;
     server.user("carol", "carol-pw").await;
-    server.admin.set_disabled("carol", true).await.unwrap();
+    server
+        .admin
+        .set_disabled("carol", true, latchkey_server::clock::now())
+        .await
+        .unwrap();
     let disabled = sign_in(&server, &client, "192.0.2.1", "carol", "carol-pw").await;
     let wrong = sign_in(&server, &client, "192.0.2.2", "alice", "nope").await;
     let unknown = sign_in(&server, &client, "192.0.2.3", "nobody", "nope").await;

@@ -816,7 +816,11 @@ async fn revocation_and_disabled_users<S: Store>(server: TestServer<S>) {
     assert_eq!((st, body["error"].as_str()), (401, Some("invalid_client")));
 
     let live = password_grant(&server, &f, false).await;
-    server.admin.set_disabled("alice", true).await.unwrap();
+    server
+        .admin
+        .set_disabled("alice", true, latchkey_server::clock::now())
+        .await
+        .unwrap();
     let (st, body) = post(
         &server,
         "/oauth2/access_token",
@@ -1120,7 +1124,10 @@ async fn postgres_other_nodes_changes_reach_introspection_within_the_cache_ttl()
 
     let live = s(&password_grant(&a, &f, true).await, "access_token");
     assert_eq!(introspect(&a, &f, &live).await["active"], true);
-    b.admin.set_disabled("alice", true).await.unwrap();
+    b.admin
+        .set_disabled("alice", true, latchkey_server::clock::now())
+        .await
+        .unwrap();
     let took = until_inactive(live).await;
     eprintln!("disabling the user reached node A's introspection after {took:?}");
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use latchkey_core::store::Store;
 use latchkey_server::janitor::{self, JanitorSettings};
+use latchkey_server::notices::Caches;
 use latchkey_server::AppState;
 
 use crate::config::Config;
@@ -33,6 +34,7 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
         services.authz.clone(),
         janitor_settings,
     ));
+    tokio::spawn(Caches::of(&services).follow());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
@@ -44,11 +46,12 @@ pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> 
         kid = %services.tokens.keys().signer().kid(),
         "latchkey is serving"
     );
-    let authz = services.authz.clone();
+    let (authz, feed) = (services.authz.clone(), services.feed.clone());
     let shutdown = async move {
         shutdown_signal().await;
-        // Waiting change-feed polls answer now instead of holding up the graceful shutdown.
+        // Waiting feed polls answer now instead of holding up the graceful shutdown.
         authz.close_feed();
+        feed.close();
     };
     latchkey_server::serve_with(listener, app, shutdown, config.http)
         .await

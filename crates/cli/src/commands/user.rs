@@ -37,10 +37,21 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Disable a user: no sign-in, no token, no refresh
+    /// Disable a user: no sign-in, no token, no refresh; logged out everywhere
     Disable { username: String },
     /// Enable a disabled user
     Enable { username: String },
+    /// End every session and refresh token of a user, and refuse the access tokens issued
+    /// before now (at resource servers following the revocation feed too)
+    LogoutEverywhere { username: String },
+    /// Set a user's password, read from the first line of standard input; logs them out
+    /// everywhere, as a password reset does
+    SetPassword {
+        username: String,
+        /// Read the password from the first line of standard input (required)
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// List users
     List {
         #[arg(long)]
@@ -89,17 +100,7 @@ pub async fn run<S: Store>(cmd: UserCommand, config: &Config, store: Arc<S>) -> 
             json,
         } => {
             let password = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .context("cannot read the password from standard input")?;
-                let line = line.trim_end_matches(['\r', '\n']).to_owned();
-                anyhow::ensure!(
-                    !line.is_empty(),
-                    "--password-stdin: standard input was empty"
-                );
-                Some(Secret::new(line))
+                Some(password_from_stdin()?)
             } else {
                 None
             };
@@ -136,12 +137,28 @@ pub async fn run<S: Store>(cmd: UserCommand, config: &Config, store: Arc<S>) -> 
             }
         }
         UserCommand::Disable { username } => {
-            admin.set_disabled(&username, true).await?;
+            admin.set_disabled(&username, true, now()).await?;
             println!("disabled user {username}");
         }
         UserCommand::Enable { username } => {
-            admin.set_disabled(&username, false).await?;
+            admin.set_disabled(&username, false, now()).await?;
             println!("enabled user {username}");
+        }
+        UserCommand::LogoutEverywhere { username } => {
+            admin.logout_everywhere(&username, now()).await?;
+            println!("logged out user {username} everywhere");
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            anyhow::ensure!(
+                password_stdin,
+                "set-password reads the password from standard input: pass --password-stdin"
+            );
+            let password = password_from_stdin()?;
+            admin.set_password(&username, &password, now()).await?;
+            println!("set the password of user {username}; logged out everywhere");
         }
         UserCommand::List { json } => {
             let users = admin.list_users().await?;
@@ -176,4 +193,19 @@ pub async fn run<S: Store>(cmd: UserCommand, config: &Config, store: Arc<S>) -> 
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, as a password: never an argument, which `ps` would show.
+fn password_from_stdin() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(
+        !line.is_empty(),
+        "--password-stdin: standard input was empty"
+    );
+    Ok(Secret::new(line))
 }

@@ -11,6 +11,7 @@ use latchkey_token::AccessClaims;
 use crate::client::Permission;
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::notice::Change;
 use crate::secret::TokenHash;
 use crate::store::Store;
 use crate::tokens::TokenService;
@@ -150,6 +151,16 @@ impl<S: Store> TokenService<S> {
         self.introspected.forget_all();
     }
 
+    /// Drops the cached rows and answers `change` made stale (a change notice, `crate::notice`).
+    /// Introspection answers are not kept by user or client, so any change that can end a
+    /// token drops them all; such changes are rare next to introspections.
+    pub fn forget(&self, change: &Change) {
+        self.directory.forget(change);
+        if !matches!(change, Change::Authz) {
+            self.introspected.forget_all();
+        }
+    }
+
     /// A JWT of ours that verifies now, is not revoked, and whose user is enabled: its claims
     /// and its user.
     async fn active_jwt(
@@ -160,7 +171,11 @@ impl<S: Store> TokenService<S> {
         let Some(claims) = self.verified_jwt(token, now) else {
             return Ok(None);
         };
-        if self.store.is_jti_revoked(&claims.jti).await? {
+        if self
+            .store
+            .is_jwt_revoked(&claims.jti, &claims.sub, claims.iat)
+            .await?
+        {
             return Ok(None);
         }
         let user = self

@@ -6,8 +6,6 @@
 //! (audited as `client:<client_id>`). `GET /authz/v1/changes` is the change feed remote caches
 //! follow (a long poll, `docs/design/authz-feed.md`). See `docs/design/authz-service.md`.
 
-use std::time::Duration;
-
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -18,7 +16,6 @@ use latchkey_authz::AuthzError;
 use latchkey_core::authz::access::{AuthzReader, AuthzWriter};
 use latchkey_core::authz::rule::RoleAssignment;
 use latchkey_core::authz::AssignmentFilter;
-use latchkey_core::client_auth::{AuthenticatedClient, PermissionError};
 use latchkey_core::store::Store;
 use latchkey_proto::authz::{
     Assignment, AssignmentChange, AssignmentList, AssignmentQuery, Changes, ChangesQuery,
@@ -28,18 +25,13 @@ use latchkey_proto::ErrorCode;
 
 use crate::clock::now;
 use crate::error::ApiError;
-use crate::routes::authenticate;
+use crate::routes::{bad_query, basic_client as caller, feed_wait, refused};
 use crate::state::AppState;
 
 /// Checks in one batch, at most.
 pub const MAX_BATCH: usize = 1000;
 /// A full batch of long keys fits.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How long a poll of the change feed waits for a change by default: under the 30 s idle timeout
-/// of common proxies and load balancers, so the wait ends with an answer, not a cut connection.
-pub const DEFAULT_FEED_WAIT: Duration = Duration::from_secs(25);
-/// The longest wait a poll may ask for, so a poll cannot hold a connection indefinitely.
-pub const MAX_FEED_WAIT: Duration = Duration::from_secs(60);
 
 pub fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
@@ -119,10 +111,7 @@ pub async fn changes<S: Store>(
 ) -> Result<Response, ApiError> {
     let authz = reader(&state, &headers).await?;
     let Query(q) = query.map_err(|e| bad_query(e, "expected ?after=VERSION[&wait=SECONDS]"))?;
-    let wait = q
-        .wait
-        .map_or(DEFAULT_FEED_WAIT, Duration::from_secs)
-        .min(MAX_FEED_WAIT);
+    let wait = feed_wait(q.wait);
     metrics::counter!("latchkey_authz_feed_polls_total").increment(1);
     let version = authz.version_after(q.after, wait).await;
     // A proxy must not answer a later poll with this one's answer.
@@ -231,27 +220,6 @@ async fn writer<'s, S: Store>(
     state.authz.writer(&client).map_err(refused)
 }
 
-/// A client authenticated by HTTP Basic (a public one too: core refuses it as unauthenticated).
-async fn caller<S: Store>(
-    state: &AppState<S>,
-    headers: &HeaderMap,
-) -> Result<AuthenticatedClient, ApiError> {
-    if !headers.contains_key(header::AUTHORIZATION) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::InvalidClient,
-            "authenticate as a confidential client with HTTP Basic",
-        )
-        .with_basic_challenge(true));
-    }
-    authenticate(state, headers, None, None).await
-}
-
-/// Every caller of this API used HTTP Basic, so an unauthenticated one gets the Basic challenge.
-fn refused(e: PermissionError) -> ApiError {
-    ApiError::from(e).with_basic_challenge(true)
-}
-
 fn bad_body(e: JsonRejection, expected: &str) -> ApiError {
     if crate::http::timed_out(&e) {
         return ApiError::new(
@@ -266,8 +234,4 @@ fn bad_body(e: JsonRejection, expected: &str) -> ApiError {
         error = ApiError::new(status, ErrorCode::InvalidRequest, e.body_text());
     }
     error
-}
-
-fn bad_query(e: QueryRejection, expected: &str) -> ApiError {
-    ApiError::invalid_request(format!("{}; {expected}", e.body_text()))
 }

@@ -133,7 +133,7 @@ pub async fn staff_keys_name_staff_and_superusers<S: Store>(s: S) {
     let mut root = user_row("root", "root@example.org");
     root.is_superuser = true;
     s.insert_user(&root).await.unwrap();
-    s.set_user_disabled("root", true).await.unwrap();
+    s.set_user_disabled("root", true, 100).await.unwrap();
     let mut keys = s.staff_keys().await.unwrap();
     keys.sort();
     assert_eq!(

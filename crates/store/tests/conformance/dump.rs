@@ -78,7 +78,9 @@ pub async fn a_revocation_racing_a_rotation_leaves_nothing_live<S: Store>(s: S) 
                 "round {round}: the rotation's access token is live"
             );
             assert!(
-                s.is_jti_revoked(&format!("jti-{r1}")).await.unwrap(),
+                s.is_jwt_revoked(&format!("jti-{r1}"), "no-one", 0)
+                    .await
+                    .unwrap(),
                 "round {round}: the rotation's JWT is live"
             );
         } else {

@@ -23,10 +23,9 @@ pub async fn sessions_are_found_by_hash_with_their_user<S: Store>(s: S) {
     assert_eq!(found, row);
     assert_eq!(user, alice);
     assert!(s.session(&hash("cookie-b")).await.unwrap().is_none());
-    // Disabling the user keeps the row: the domain refuses it, the janitor removes it later.
-    s.set_user_disabled("alice", true).await.unwrap();
-    let (_, user) = s.session(&hash("cookie-a")).await.unwrap().unwrap();
-    assert!(user.disabled);
+    // Disabling the user ends the session with everything else they hold.
+    s.set_user_disabled("alice", true, 100).await.unwrap();
+    assert!(s.session(&hash("cookie-a")).await.unwrap().is_none());
 }
 
 pub async fn touching_moves_the_idle_end_forward_only<S: Store>(s: S) {
