@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::danger::DangerOptions;
 use crate::rejection::RejectionStyle;
+use crate::revocation::{RevocationFeedConfig, ValidRevocationFeed};
 
 /// How a guard authenticates requests. Build it with [`GuardConfig::new`] and change what you need;
 /// every field has a safe default.
@@ -48,6 +49,9 @@ pub struct GuardConfig {
     /// Deprecated opaque bearer tokens: accepted only when set, by asking the server's
     /// introspection endpoint (RFC 7662). Default: off.
     pub introspection: Option<IntrospectionConfig>,
+    /// Following the server's revocation feed, so that revoked JWTs and the older tokens of
+    /// disabled users are refused within seconds. Default: off (a JWT is good until it expires).
+    pub revocations: Option<RevocationFeedConfig>,
     /// The JWT cookie pair and the CSRF check of cookie-authenticated requests.
     pub cookies: CookieConfig,
     /// The shape of rejection bodies. Default: RFC 6750.
@@ -169,6 +173,7 @@ impl GuardConfig {
             jwks_max_staleness: Duration::from_secs(24 * 3600),
             verification_cache_capacity: 10_000,
             introspection: None,
+            revocations: None,
             cookies: CookieConfig::default(),
             rejection_style: RejectionStyle::Rfc6750,
             http_timeout: Duration::from_secs(5),
@@ -222,6 +227,14 @@ pub enum ConfigError {
     /// Durations that contradict each other.
     #[error("guard setting `jwks_max_staleness` must be at least `jwks_refresh_after`")]
     Staleness,
+    /// A duration shorter than the setting allows.
+    #[error("guard setting `{setting}` must be at least {least:?}")]
+    TooShort {
+        /// The setting.
+        setting: &'static str,
+        /// The least it may be.
+        least: Duration,
+    },
     /// The HTTP client could not be built.
     #[error("guard HTTP client: {0}")]
     Http(String),
@@ -238,6 +251,7 @@ pub(crate) struct Settings {
     pub(crate) jwks_max_staleness: Duration,
     pub(crate) verification_cache_capacity: u64,
     pub(crate) introspection: Option<ValidIntrospection>,
+    pub(crate) revocations: Option<ValidRevocationFeed>,
     pub(crate) cookies: Option<ValidCookies>,
     pub(crate) rejection_style: RejectionStyle,
     pub(crate) http_timeout: Duration,
@@ -314,6 +328,10 @@ impl TryFrom<GuardConfig> for Settings {
                 })
             })
             .transpose()?;
+        let revocations = c
+            .revocations
+            .map(|r| ValidRevocationFeed::new(r, &c.issuer, plain_http))
+            .transpose()?;
         let cookies = if c.cookies.enabled {
             Some(valid_cookies(c.cookies)?)
         } else {
@@ -337,6 +355,7 @@ impl TryFrom<GuardConfig> for Settings {
             jwks_max_staleness: c.jwks_max_staleness,
             verification_cache_capacity: c.verification_cache_capacity,
             introspection,
+            revocations,
             cookies,
             rejection_style: c.rejection_style,
             http_timeout: c.http_timeout,

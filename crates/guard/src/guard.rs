@@ -1,6 +1,7 @@
 //! [`Guard`]: the configured authenticator that the layer, the extractors and `Require` share.
-//! It finds a request's credential, verifies it (JWT) or introspects it (opaque), and applies the
-//! CSRF rule to cookie credentials. Route policies (scopes, filters, unverified users, restricted
+//! It finds a request's credential, verifies it (JWT) or introspects it (opaque), checks a JWT
+//! against the revocation feed when it follows one, and applies the CSRF rule to cookie
+//! credentials. Route policies (scopes, filters, unverified users, restricted
 //! clients) are applied later, by the extractors and [`Require`](crate::Require).
 
 use std::sync::Arc;
@@ -12,11 +13,12 @@ use crate::config::{ConfigError, GuardConfig, Settings, ValidKeySource};
 use crate::credentials::{self, CredentialError, CredentialSource, Presented};
 use crate::csrf;
 use crate::fetch::Issuer;
-use crate::identity::Authenticated;
+use crate::identity::{Authenticated, Verified};
 use crate::introspect::{Introspector, OpaqueFailure};
 use crate::jwks::{KeyStore, KeyTimings};
 use crate::layer::GuardLayer;
 use crate::rejection::{InvalidToken, Rejection, RejectionKind, RejectionStyle};
+use crate::revocation::{Refusal, RevocationFeed};
 use crate::stats::{Counter, GuardStats, Stats};
 use crate::verify::{JwtFailure, JwtVerifier};
 
@@ -31,6 +33,7 @@ struct Inner {
     settings: Settings,
     jwt: JwtVerifier,
     introspector: Option<Introspector>,
+    revocations: Option<RevocationFeed>,
     stats: Arc<Stats>,
 }
 
@@ -96,11 +99,21 @@ impl Guard {
                 stats.clone(),
             )
         });
+        let revocations = settings.revocations.take().map(|config| {
+            RevocationFeed::new(
+                config,
+                issuer.clone(),
+                settings.http_timeout,
+                settings.validation.leeway_secs,
+                stats.clone(),
+            )
+        });
         Ok(Guard {
             inner: Arc::new(Inner {
                 settings,
                 jwt,
                 introspector,
+                revocations,
                 stats,
             }),
         })
@@ -111,20 +124,33 @@ impl Guard {
         GuardLayer::new(self.clone())
     }
 
-    /// Fetches the key set now, so that the first request does not wait for it. Fails if the
-    /// issuer cannot be reached; the guard still works and tries again on later requests.
+    /// Fetches the key set now and, when the guard follows the revocation feed, starts following
+    /// it and waits for the first read, so that the first request does not wait for either.
+    /// Fails if the issuer cannot be reached; the guard still works and tries again on later
+    /// requests.
     pub async fn warm(&self) -> Result<(), Rejection> {
-        self.inner
-            .jwt
-            .keys
-            .warm()
-            .await
-            .map_err(|_| self.reject(RejectionKind::Unavailable))
+        let feed = async {
+            match &self.inner.revocations {
+                Some(feed) => feed.first_read().await,
+                None => true,
+            }
+        };
+        let (keys, read) = tokio::join!(self.inner.jwt.keys.warm(), feed);
+        if keys.is_ok() && read {
+            Ok(())
+        } else {
+            Err(self.reject(RejectionKind::Unavailable))
+        }
     }
 
     /// What the guard has done so far.
     pub fn stats(&self) -> GuardStats {
-        self.inner.stats.snapshot()
+        let mut stats = self.inner.stats.snapshot();
+        if let Some(feed) = &self.inner.revocations {
+            stats.revocation_cursor = feed.cursor();
+            stats.revocation_feed_age = feed.age(now());
+        }
+        stats
     }
 
     /// The rejection style this guard answers in.
@@ -163,6 +189,18 @@ impl Guard {
                         JwtFailure::Unavailable => RejectionKind::Unavailable,
                     })
                 })?;
+                // After the verification cache too: a token cached as valid before its
+                // revocation arrived is refused from then on.
+                if let (Some(feed), Verified::Jwt(claims)) =
+                    (&self.inner.revocations, verified.as_ref())
+                {
+                    feed.admit(claims, now).await.map_err(|refusal| {
+                        self.reject(match refusal {
+                            Refusal::Revoked => RejectionKind::InvalidToken(InvalidToken::Revoked),
+                            Refusal::Stale => RejectionKind::Unavailable,
+                        })
+                    })?;
+                }
                 (verified, *source)
             }
             Presented::Opaque(token) => {
@@ -214,9 +252,10 @@ impl Guard {
     }
 }
 
-/// Unix seconds. The guard is an edge: it reads the clock once per request and passes it down.
+/// Unix seconds. The guard is an edge: it reads the clock once per request and passes it down
+/// (and its revocation follower once per answer).
 #[allow(clippy::disallowed_methods)]
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -76,6 +76,7 @@ mod jwks;
 mod layer;
 mod rejection;
 mod require;
+mod revocation;
 mod stats;
 mod verify;
 
@@ -91,6 +92,7 @@ pub use latchkey_token::{AccessClaims, Algorithm};
 pub use layer::{GuardLayer, GuardService};
 pub use rejection::{InvalidToken, Rejection, RejectionKind, RejectionStyle};
 pub use require::{Require, RequireService};
+pub use revocation::{FailMode, RevocationFeedConfig, WhenStale};
 pub use stats::{AuthzStats, GuardStats};
 
 // A service shares these across tasks and threads (router state, request extensions, the layer

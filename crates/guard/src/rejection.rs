@@ -57,6 +57,9 @@ pub enum InvalidToken {
     Inactive,
     /// An opaque token, and introspection is not configured.
     OpaqueNotAccepted,
+    /// The revocation feed revoked the JWT, or its user's tokens issued before some instant
+    /// (disabled, logged out everywhere, password changed).
+    Revoked,
 }
 
 /// What went wrong, by category.
@@ -233,6 +236,7 @@ impl InvalidToken {
             InvalidToken::BadClaims => "the token claims are invalid",
             InvalidToken::Inactive => "the token is not active",
             InvalidToken::OpaqueNotAccepted => "opaque tokens are not accepted",
+            InvalidToken::Revoked => "token revoked",
         }
     }
 

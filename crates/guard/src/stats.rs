@@ -2,6 +2,7 @@
 //! `metrics` counter (`latchkey_guard_*_total`) for a Prometheus recorder, if one is installed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A snapshot of [`Guard::stats`](crate::Guard::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,6 +18,22 @@ pub struct GuardStats {
     pub introspections: u64,
     /// Requests authenticated by a deprecated opaque token.
     pub deprecated_opaque_uses: u64,
+    /// Polls of the revocation feed answered.
+    pub revocation_polls: u64,
+    /// Polls of the revocation feed that failed (unreachable, an error status such as a 401 for
+    /// wrong credentials, or an answer that is not the feed's JSON).
+    pub revocation_poll_failures: u64,
+    /// JWTs refused because the feed revoked them.
+    pub revoked_refusals: u64,
+    /// JWTs refused because the feed was stale and their class fails closed.
+    pub stale_refusals: u64,
+    /// JWTs let through while the feed was stale because their class fails open.
+    pub stale_passes: u64,
+    /// The cursor of the last feed answer the guard caught up with; `None` before the first.
+    pub revocation_cursor: Option<i64>,
+    /// How long ago the guard last caught up with the feed (whole seconds); `None` before the
+    /// first time or without a feed. Past the staleness limit, the fail modes apply.
+    pub revocation_feed_age: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -26,6 +43,11 @@ pub(crate) struct Stats {
     cache_hits: AtomicU64,
     introspections: AtomicU64,
     deprecated_opaque_uses: AtomicU64,
+    revocation_polls: AtomicU64,
+    revocation_poll_failures: AtomicU64,
+    revoked_refusals: AtomicU64,
+    stale_refusals: AtomicU64,
+    stale_passes: AtomicU64,
 }
 
 /// One of the counters.
@@ -36,6 +58,11 @@ pub(crate) enum Counter {
     CacheHit,
     Introspection,
     DeprecatedOpaqueUse,
+    RevocationPoll,
+    RevocationPollFailure,
+    RevokedRefusal,
+    StaleRefusal,
+    StalePass,
 }
 
 impl Stats {
@@ -48,6 +75,26 @@ impl Stats {
             Counter::DeprecatedOpaqueUse => (
                 &self.deprecated_opaque_uses,
                 "latchkey_guard_deprecated_opaque_tokens_total",
+            ),
+            Counter::RevocationPoll => (
+                &self.revocation_polls,
+                "latchkey_guard_revocation_polls_total",
+            ),
+            Counter::RevocationPollFailure => (
+                &self.revocation_poll_failures,
+                "latchkey_guard_revocation_poll_failures_total",
+            ),
+            Counter::RevokedRefusal => (
+                &self.revoked_refusals,
+                "latchkey_guard_revoked_refusals_total",
+            ),
+            Counter::StaleRefusal => (
+                &self.stale_refusals,
+                "latchkey_guard_revocation_stale_refusals_total",
+            ),
+            Counter::StalePass => (
+                &self.stale_passes,
+                "latchkey_guard_revocation_stale_passes_total",
             ),
         };
         cell.fetch_add(1, Ordering::Relaxed);
@@ -62,6 +109,13 @@ impl Stats {
             cache_hits: get(&self.cache_hits),
             introspections: get(&self.introspections),
             deprecated_opaque_uses: get(&self.deprecated_opaque_uses),
+            revocation_polls: get(&self.revocation_polls),
+            revocation_poll_failures: get(&self.revocation_poll_failures),
+            revoked_refusals: get(&self.revoked_refusals),
+            stale_refusals: get(&self.stale_refusals),
+            stale_passes: get(&self.stale_passes),
+            revocation_cursor: None,
+            revocation_feed_age: None,
         }
     }
 }
