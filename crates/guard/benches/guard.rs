@@ -3,12 +3,15 @@
 //! - `request/without_guard`: the handler alone, returning the same JSON;
 //! - `request/with_guard_warm/{header,cookies}`: the guard layer and the `Authenticated`
 //!   extractor with the verification cache warm (the steady state of a busy service);
+//! - `request/with_guard_warm_feed/header`: the same, the guard following a revocation feed
+//!   that holds 1 000 revoked `jti`s and 1 000 users' not-before instants (none the token's);
 //! - `request/with_guard_cold/{alg}`: the same with the verification cache off, so every request
 //!   checks the signature;
 //! - `verify/{alg}`: one `latchkey_token::verify` alone (the cold cost of one signature);
 //! - `http/{without_guard,with_guard_warm}`: the example handler over loopback HTTP, one request
 //!   at a time (requests/s = 1 / time);
-//! - `guard/authenticate_warm`, `guard/parse_authorization`: the guard's share, without a router.
+//! - `guard/authenticate_warm`, `guard/authenticate_warm_feed`, `guard/parse_authorization`: the
+//!   guard's share, without a router, and with the revocation check.
 //!
 //! `cargo bench -p latchkey-guard --bench guard`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,12 +19,16 @@
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::Query;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderValue, Request};
 use axum::routing::get;
 use axum::{Json, Router};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use latchkey_guard::{AccessClaims, Algorithm, Authenticated, Guard, GuardConfig, KeySource};
+use latchkey_guard::{
+    AccessClaims, Algorithm, Authenticated, Guard, GuardConfig, KeySource, RevocationFeedConfig,
+};
+use latchkey_proto::{NotBefore, Revocations, RevocationsQuery, RevokedJti};
 use latchkey_token::{JwkSet, SigningKey, Validation, VerifyingKeys, JWT_VERSION};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -99,6 +106,50 @@ fn guard(keys: &[SigningKey], cache_capacity: u64) -> Guard {
     Guard::new(config).unwrap()
 }
 
+/// A revocation feed whose full read holds 1 000 revoked `jti`s and 1 000 users' instants, none
+/// of them the bench token's, and that stays quiet afterwards.
+async fn feed(Query(query): Query<RevocationsQuery>) -> Json<Revocations> {
+    if query.after.is_some() {
+        tokio::time::sleep(Duration::from_secs(query.wait.unwrap_or(25))).await;
+        return Json(Revocations {
+            cursor: 1,
+            ..Revocations::default()
+        });
+    }
+    let now = now();
+    Json(Revocations {
+        cursor: 1,
+        full: true,
+        more: false,
+        jtis: (0..1000)
+            .map(|i| RevokedJti {
+                jti: format!("revoked-{i:04}-0123456789abcdef"),
+                exp: now + 3600,
+            })
+            .collect(),
+        users: (0..1000)
+            .map(|i| NotBefore {
+                sub: format!("{i:032x}"),
+                not_before: now,
+            })
+            .collect(),
+    })
+}
+
+/// [`guard`] with its cache on, following the feed at `feed_url`, never stale during a run.
+fn guard_following(keys: &[SigningKey], feed_url: String) -> Guard {
+    let mut config = GuardConfig::new(ISSUER, AUDIENCE);
+    config.keys = KeySource::Static(JwkSet {
+        keys: keys.iter().map(SigningKey::public_jwk).collect(),
+    });
+    let mut feed = RevocationFeedConfig::new("bench", "bench-secret");
+    feed.endpoint = Some(feed_url);
+    feed.poll_wait = Duration::from_secs(60);
+    feed.staleness_margin = Duration::from_secs(3600);
+    config.revocations = Some(feed);
+    Guard::new(config).unwrap()
+}
+
 fn request(name: axum::http::HeaderName, value: &HeaderValue) -> Request<Body> {
     Request::get("/profile")
         .header(name, value.clone())
@@ -124,10 +175,34 @@ fn requests(c: &mut Criterion) {
     ))
     .unwrap();
 
+    // Loopback servers (the feed, and the example for the `http` group) on their own thread.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let serve = |app: Router| {
+        let listener = server_rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        server_rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    };
+    let feed_url = format!(
+        "{}/oauth2/revocations",
+        serve(Router::new().route("/oauth2/revocations", get(feed)))
+    );
+    let following = guard_following(&keys, feed_url);
+    rt.block_on(following.warm()).unwrap();
+
     let plain = Router::new().route("/profile", get(unguarded));
     let warm = Router::new()
         .route("/profile", get(profile))
         .layer(guard(&keys, 10_000).layer());
+    let warm_feed = Router::new()
+        .route("/profile", get(profile))
+        .layer(following.layer());
     let cold = Router::new()
         .route("/profile", get(profile))
         .layer(guard(&keys, 0).layer());
@@ -147,6 +222,9 @@ fn requests(c: &mut Criterion) {
     group.bench_function("with_guard_warm/cookies", |b| {
         b.iter(|| call(&warm, request(COOKIE, &cookies)))
     });
+    group.bench_function("with_guard_warm_feed/header", |b| {
+        b.iter(|| call(&warm_feed, request(AUTHORIZATION, &header)))
+    });
     for (key, token) in keys.iter().zip(&tokens) {
         let header = HeaderValue::from_str(&format!("JWT {token}")).unwrap();
         group.bench_with_input(
@@ -159,20 +237,10 @@ fn requests(c: &mut Criterion) {
 
     // Over loopback HTTP (hyper server, reqwest client with keep-alive), one request at a time:
     // what a client of the example service sees.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let serve = |app: Router| {
-        let listener = server_rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}/profile", listener.local_addr().unwrap());
-        server_rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        url
-    };
-    let (plain_url, warm_url) = (serve(plain.clone()), serve(warm.clone()));
+    let (plain_url, warm_url) = (
+        format!("{}/profile", serve(plain.clone())),
+        format!("{}/profile", serve(warm.clone())),
+    );
     let client = reqwest::Client::new();
     let fetch = |url: &str| {
         rt.block_on(async {
@@ -201,6 +269,13 @@ fn requests(c: &mut Criterion) {
     group.bench_function("authenticate_warm", |b| {
         b.iter(|| {
             rt.block_on(direct.authenticate(&method, &headers))
+                .unwrap()
+                .unwrap()
+        })
+    });
+    group.bench_function("authenticate_warm_feed", |b| {
+        b.iter(|| {
+            rt.block_on(following.authenticate(&method, &headers))
                 .unwrap()
                 .unwrap()
         })

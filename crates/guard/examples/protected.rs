@@ -9,14 +9,17 @@
 //! ```
 //!
 //! Optional: `LATCHKEY_GUARD_CLIENT_ID` / `LATCHKEY_GUARD_CLIENT_SECRET` (a confidential client
-//! granted `introspect`, to accept deprecated opaque tokens), `LATCHKEY_GUARD_STYLE=openedx`,
-//! `LISTEN=addr`.
+//! granted `introspect`, to accept deprecated opaque tokens), `LATCHKEY_GUARD_REVOCATIONS=follow`
+//! (that client, also granted `revocations:read`, follows the revocation feed),
+//! `LATCHKEY_GUARD_STYLE=openedx`, `LISTEN=addr`.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use latchkey_guard::{Authenticated, Guard, GuardConfig, IntrospectionConfig, Require};
+use latchkey_guard::{
+    Authenticated, Guard, GuardConfig, IntrospectionConfig, Require, RevocationFeedConfig,
+};
 use serde_json::{json, Value};
 
 /// The service: which routes need what.
@@ -97,6 +100,9 @@ pub fn config_from_env() -> GuardConfig {
         std::env::var("LATCHKEY_GUARD_CLIENT_ID"),
         std::env::var("LATCHKEY_GUARD_CLIENT_SECRET"),
     ) {
+        if var("LATCHKEY_GUARD_REVOCATIONS", "off") == "follow" {
+            config.revocations = Some(RevocationFeedConfig::new(id.clone(), secret.clone()));
+        }
         config.introspection = Some(IntrospectionConfig::new(id, secret));
     }
     if var("LATCHKEY_GUARD_STYLE", "rfc6750") == "openedx" {

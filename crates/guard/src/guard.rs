@@ -43,6 +43,7 @@ impl std::fmt::Debug for Inner {
             .field("issuer", &self.settings.validation.issuer)
             .field("audience", &self.settings.validation.audience)
             .field("keys", &self.jwt.keys)
+            .field("revocations", &self.revocations)
             .finish_non_exhaustive()
     }
 }

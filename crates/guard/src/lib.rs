@@ -39,6 +39,12 @@
 //! asymmetric algorithms accepted. Each verified token is cached (by its SHA-256) until it
 //! expires, so repeated requests pay for the signature once.
 //!
+//! With [`GuardConfig::revocations`] the guard follows the server's revocation feed, so that a
+//! revoked JWT, or one issued to a user before they were disabled or logged out everywhere, is
+//! refused within seconds (401, "token revoked"), cached or not. While the feed cannot be read,
+//! [`WhenStale`] decides: by default tokens with the `administrator` or `superuser` flag are
+//! refused (503), the others accepted and counted.
+//!
 //! What a route needs:
 //! - [`Authenticated`]: a valid credential (401 without one); `Option<Authenticated>`: none is
 //!   fine, but a bad one is still refused;

@@ -530,7 +530,8 @@ async fn refused_credentials_count_as_failures_and_leave_the_feed_stale() {
         assert!(is_unavailable(&check(&guard, &admin).await));
         let plain = world.token("p", "alice", now(), Staff::No);
         check(&guard, &plain).await.unwrap();
-        assert!(!format!("{guard:?}").contains(secret));
+        let shown = format!("{guard:?}");
+        assert!(shown.contains(id) && !shown.contains(secret), "{shown}");
     }
 }
 

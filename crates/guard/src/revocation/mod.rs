@@ -65,6 +65,7 @@ impl RevocationFeedConfig {
 /// What a stale feed means for each class of token. A stale feed does not say a token is bad,
 /// only that a revocation may not have reached the guard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WhenStale {
     /// Tokens whose `administrator` or `superuser` claim is true: what a stolen token does the
     /// most harm with. Default: [`FailMode::Closed`].
