@@ -217,7 +217,9 @@ impl RevocationFeed {
     pub(crate) async fn admit(&self, claims: &AccessClaims, now: i64) -> Result<(), Refusal> {
         let shared = &self.shared;
         if shared.read_at.load(Ordering::Acquire) == NEVER {
-            self.first_read().await;
+            // Boxed: only a guard's first requests wait here, and unboxed, this wait's state
+            // would make every request's future larger.
+            Box::pin(self.first_read()).await;
         }
         // A token revoked before the feed went quiet stays refused whatever the fail mode.
         if shared.held.load().revokes(claims) {
