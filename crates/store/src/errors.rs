@@ -87,6 +87,16 @@ const UNIQUE: &[Unique] = &[
         conflict: None,
     },
     Unique {
+        name: "revocation_cursor_pkey",
+        sqlite_columns: "revocation_cursor.id",
+        conflict: None,
+    },
+    Unique {
+        name: "user_not_before_pkey",
+        sqlite_columns: "user_not_before.user_id",
+        conflict: None,
+    },
+    Unique {
         name: "sessions_pkey",
         sqlite_columns: "sessions.hash",
         conflict: None,

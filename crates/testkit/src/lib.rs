@@ -372,6 +372,25 @@ impl<S: Store> TestServer<S> {
         }
     }
 
+    /// Waits, at most 10 s, until this node's authz engine is at the database's version: a
+    /// change made through the store, the admin service or another node reaches it by notice,
+    /// asynchronously. Returns that version.
+    pub async fn authz_settled(&self) -> i64 {
+        let start = std::time::Instant::now();
+        loop {
+            let stored = self.store.authz_version().await.expect("authz version");
+            if self.authz.version() == stored {
+                return stored;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "the node stayed at authz version {} while the database is at {stored}",
+                self.authz.version()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Rotates to a new key of `alg` and makes this server sign with it at once (as
     /// `latchkey keys rotate --now` does: verifiers meet an unknown kid and must refetch).
     pub async fn rotate_keys(&self, alg: latchkey_token::Algorithm) {

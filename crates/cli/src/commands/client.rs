@@ -47,8 +47,9 @@ pub enum ClientCommand {
         restricted: bool,
         #[arg(long)]
         skip_authorization: bool,
-        /// Grant a permission: introspect, authz:read, authz:write or token:mint (repeatable, or
-        /// comma-separated; confidential clients only). With --update, added to those it holds
+        /// Grant a permission: introspect, authz:read, authz:write, token:mint or revocations:read
+        /// (repeatable, or comma-separated; confidential clients only). With --update, added to
+        /// those it holds
         #[arg(long = "permission", value_name = "PERMISSION", value_delimiter = ',')]
         permissions: Vec<String>,
         /// With --update, take a permission away (repeatable, or comma-separated)
