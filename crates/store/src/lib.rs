@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attempts;
 mod batch;
 mod codec;
 mod errors;

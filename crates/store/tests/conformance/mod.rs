@@ -2,6 +2,7 @@
 //! backend by `suite!` in `sqlite.rs` and `postgres.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+mod attempts;
 mod authz;
 mod codes;
 mod dump;
@@ -17,6 +18,7 @@ use latchkey_core::store::*;
 use latchkey_core::user::{User, UserId};
 use latchkey_token::Algorithm;
 
+pub use attempts::*;
 pub use authz::*;
 pub use codes::*;
 pub use dump::*;
