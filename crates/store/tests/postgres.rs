@@ -52,7 +52,7 @@ mod attempts {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    conformance::$name(fresh().await).await;
+                    conformance::attempts::$name(fresh().await).await;
                 }
             )*
         };
