@@ -269,7 +269,17 @@ mod tests {
             .execute(&mut conn)
             .await
             .unwrap();
-        let named: BTreeSet<String> = UNIQUE.iter().map(|u| u.name.into()).collect();
+        let named: BTreeSet<String> = UNIQUE
+            .iter()
+            .map(|u| u.name)
+            .chain(POSTGRES_ONLY.iter().copied())
+            .map(String::from)
+            .collect();
         assert_eq!(schema, named);
     }
+
+    /// Keys of tables SQLite does not have, written only with `ON CONFLICT` (`attempts.rs`): no
+    /// caller can meet them, and they are kept out of [`UNIQUE`], whose SQLite half must match
+    /// SQLite's schema.
+    const POSTGRES_ONLY: &[&str] = &["password_limits_pkey"];
 }

@@ -7,6 +7,7 @@ use latchkey_core::admin::ClientSpec;
 use latchkey_core::client::Client;
 use latchkey_core::secret::Secret;
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_server::clock::now;
 
 use crate::commands::list;
@@ -114,7 +115,9 @@ pub async fn run<S: Store>(
     config: &Config,
     store: Arc<S>,
 ) -> anyhow::Result<()> {
-    let admin = wiring::build(config, store).await?.admin;
+    let admin = wiring::build(config, store, Counting::InProcess)
+        .await?
+        .admin;
     match cmd {
         ClientCommand::Create {
             name,

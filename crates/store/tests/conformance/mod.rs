@@ -2,6 +2,8 @@
 //! backend by `suite!` in `sqlite.rs` and `postgres.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+/// PostgreSQL's alone: run by `postgres.rs`.
+pub mod attempts;
 mod authz;
 mod codes;
 mod dump;
