@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_store::Backend;
 
 use crate::config::{Config, Flags};
@@ -130,12 +131,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     match backend {
-        Backend::Sqlite(store) => dispatch(cli.command, config, Arc::new(store)).await,
-        Backend::Postgres(store) => dispatch(cli.command, config, Arc::new(store)).await,
+        Backend::Sqlite(store) => {
+            dispatch(cli.command, config, Arc::new(store), Counting::InProcess).await
+        }
+        // Nodes on one PostgreSQL database count password attempts in it, together.
+        Backend::Postgres(store) => {
+            let store = Arc::new(store);
+            let counting = Counting::Shared(store.clone());
+            dispatch(cli.command, config, store, counting).await
+        }
     }
 }
 
-async fn dispatch<S: Store>(command: Command, config: Config, store: Arc<S>) -> anyhow::Result<()> {
+/// `counting` is for `serve`: the other commands sign no one in.
+async fn dispatch<S: Store>(
+    command: Command,
+    config: Config,
+    store: Arc<S>,
+    counting: Counting,
+) -> anyhow::Result<()> {
     match command {
         Command::Migrate => {
             println!(
@@ -144,7 +158,7 @@ async fn dispatch<S: Store>(command: Command, config: Config, store: Arc<S>) -> 
             );
             Ok(())
         }
-        Command::Serve { .. } => commands::serve::run(config, store).await,
+        Command::Serve { .. } => commands::serve::run(config, store, counting).await,
         Command::User(c) => commands::user::run(c, &config, store).await,
         Command::Client(c) => commands::client::run(c, &config, store).await,
         Command::Keys(c) => commands::keys::run(c, &config, store).await,

@@ -18,7 +18,7 @@ use crate::password::{
 use crate::random::Random;
 use crate::secret::{Secret, SecretHasher, TokenHash};
 use crate::store::{StoreError, UserStore};
-use crate::throttle::{AccountKey, Refusal, Throttle};
+use crate::throttle::{AccountKey, Refusal, Throttle, ThrottleError};
 use crate::tokens::RequestContext;
 use crate::user::User;
 
@@ -119,6 +119,10 @@ impl<S: UserStore> SignIn<S> {
         &self.passwords
     }
 
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     /// Checks `password` for the user `login` names (a username exactly, or an email in any case).
     pub async fn sign_in(
         &self,
@@ -150,10 +154,11 @@ impl<S: UserStore> SignIn<S> {
             tracing::warn!(user_id = u.id.0, error = %e, "stored password hash cannot be verified");
         }
         let decoy = decoy_key(&self.hasher, &account, stored).map(|key| self.decoy_for(&key));
-        let attempt = self
-            .throttle
-            .reserve(account, ctx.ip, ctx.now)
-            .map_err(|r| self.refused(r, login, ctx))?;
+        let attempt = match self.throttle.reserve(account, ctx.ip, ctx.now).await {
+            Ok(attempt) => attempt,
+            Err(ThrottleError::Refused(r)) => return Err(self.refused(r, login, ctx)),
+            Err(ThrottleError::Store(e)) => return Err(e.into()),
+        };
         let check = match (&user, decoy) {
             (Some(u), None) => {
                 self.passwords
@@ -170,7 +175,7 @@ impl<S: UserStore> SignIn<S> {
             Ok(check) => check,
             Err(PoolError::Busy) => {
                 // Nothing was checked: the attempt is the server's fault, not the caller's.
-                attempt.unchecked();
+                attempt.unchecked().await;
                 return Err(SignInError::Busy {
                     retry_after: BUSY_RETRY_AFTER,
                 });
@@ -180,6 +185,7 @@ impl<S: UserStore> SignIn<S> {
         let (user, upgrade) = match (user, check) {
             (Some(user), PasswordCheck::Match { upgrade }) if !user.disabled => (user, upgrade),
             (user, check) => {
+                attempt.failed().await;
                 let disabled = matches!(check, PasswordCheck::Match { .. });
                 match user {
                     Some(u) => tracing::info!(target: "audit", user_id = u.id.0, disabled,
@@ -190,7 +196,7 @@ impl<S: UserStore> SignIn<S> {
                 return Err(SignInError::BadCredentials);
             }
         };
-        attempt.succeeded();
+        attempt.succeeded().await;
         if upgrade {
             self.upgrade_hash(&user, password).await;
         }

@@ -7,6 +7,7 @@ use latchkey_token::Algorithm;
 
 use crate::client::Client;
 use crate::secret::TokenHash;
+use crate::throttle::Outcome;
 use crate::user::{User, UserId};
 
 /// One Open edX AuthZ rule in `casbin_rule` shape (`ptype`, `v0`..`v5`).
@@ -592,6 +593,78 @@ pub trait RevocationStore: Send + Sync {
     /// Removes at most `batch` not-before instants older than `before` (no token issued before
     /// them can still be alive); returns how many.
     async fn purge_not_before(&self, before: i64, batch: u32) -> Result<u64, StoreError>;
+}
+
+/// One counter an attempt is taken from: its key (`throttle::AccountKey::counter_key`,
+/// `throttle::Network::counter_key`) and how many attempts its window allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptLimit {
+    pub key: Vec<u8>,
+    pub limit: u32,
+}
+
+/// A counter's window as one step left it: whether that step took an attempt, when the window
+/// started, its attempts (finished failures and those in flight), and of those the ones in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptWindow {
+    pub taken: bool,
+    pub started: i64,
+    pub attempts: u32,
+    pub in_flight: u32,
+}
+
+/// What [`AttemptStore::take_attempt`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// The network's counter refused; the account's was not touched.
+    NetworkRefused(AttemptWindow),
+    /// The account's counter answered, after the network's (if any) took its attempt.
+    Account {
+        network: Option<AttemptWindow>,
+        account: AttemptWindow,
+    },
+}
+
+/// One counter's share of an attempt that ends: the window it was taken in, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptEnd {
+    pub key: Vec<u8>,
+    pub started: i64,
+    pub outcome: Outcome,
+}
+
+/// Password attempt counters in the database that every node shares, so that nodes together allow
+/// each limit once (`throttle/shared.rs`; the in-process counters of `throttle/local.rs` follow the
+/// same rules). Each method is one atomic statement per counter.
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// Takes one attempt from the network's counter, if given, then, unless that refused, from the
+    /// account's. A counter with no window, or one that started `window` seconds or more before
+    /// `now`, starts an empty one at `now`; a counter holding `limit` attempts refuses and is left
+    /// as it is. The network's counter is changed first, as in [`AttemptStore::end_attempt`], so
+    /// that two steps never wait for each other's counters.
+    async fn take_attempt(
+        &self,
+        network: Option<&AttemptLimit>,
+        account: &AttemptLimit,
+        now: i64,
+        window: i64,
+    ) -> Result<Taken, StoreError>;
+    /// Ends an attempt in each counter given, if the window it was taken in is still the
+    /// counter's: one fewer in flight, and [`Outcome::GivenBack`] one fewer attempt,
+    /// [`Outcome::Forgiven`] no attempts but those still in flight.
+    async fn end_attempt(
+        &self,
+        network: Option<&AttemptEnd>,
+        account: Option<&AttemptEnd>,
+    ) -> Result<(), StoreError>;
+    /// Removes at most `batch` counters whose window started at or before `started_before`;
+    /// returns how many.
+    async fn purge_attempt_windows(
+        &self,
+        started_before: i64,
+        batch: u32,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Everything Latchkey stores.

@@ -99,6 +99,12 @@ pub async fn sweep<S: Store>(
         store.purge_expired_sessions(now, batch)
     })
     .await;
+    // Password attempt windows that have ended, in the database nodes share.
+    let throttle = tokens.sign_in().throttle();
+    drain("password_limits", batch, || {
+        throttle.purge_ended(now, batch)
+    })
+    .await;
     // Users' not-before instants older than the longest life a JWT can have: every token they
     // refuse has expired, and the revocation feed's full read stays bounded.
     match store.max_client_jwt_lifetime().await {

@@ -16,7 +16,7 @@ use latchkey_core::secret::SecretHasher;
 use latchkey_core::session::{SessionSettings, Sessions};
 use latchkey_core::signin::SignIn;
 use latchkey_core::store::Store;
-use latchkey_core::throttle::{Throttle, ThrottleSettings};
+use latchkey_core::throttle::{Counting, Throttle, ThrottleSettings};
 use latchkey_core::tokens::{TokenService, TokenSettings};
 
 use crate::clock::now;
@@ -74,8 +74,11 @@ pub enum BuildError {
     Authz(#[from] AuthzServiceError),
 }
 
+/// `counting` says where password attempts are counted: in this process, or in the database all
+/// nodes share (`latchkey_core::throttle`).
 pub async fn build<S: Store>(
     settings: ServiceSettings,
+    counting: Counting,
     store: Arc<S>,
     kek: KeyEncryptionKey,
     hasher: SecretHasher,
@@ -92,7 +95,7 @@ pub async fn build<S: Store>(
     let sign_in = Arc::new(SignIn::new(
         store.clone(),
         passwords.clone(),
-        Throttle::new(settings.throttle),
+        Throttle::new(settings.throttle, counting),
         hasher.clone(),
         random.clone(),
     ));

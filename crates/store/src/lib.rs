@@ -15,6 +15,7 @@
 //!   `authz.rs`, `audit.rs`), one body of SQL for both backends;
 //! - `notices.rs`, `listen.rs`: change notices between nodes (PostgreSQL `LISTEN/NOTIFY`, or
 //!   in-process on SQLite), as `latchkey_core::notice` defines them;
+//! - `attempts.rs`: PostgreSQL only, the password attempt counters every node shares;
 //! - `batch.rs`: the group-commit writer of opaque access tokens; `codec.rs`: how values are
 //!   spelled in columns.
 //!
@@ -30,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attempts;
 mod batch;
 mod codec;
 mod errors;

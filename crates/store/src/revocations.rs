@@ -55,12 +55,22 @@ pub(super) async fn cut_off(conn: &mut Conn, user: UserId, at: i64) -> Result<()
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
+    // Each statement binds exactly the parameters it names: sqlx caches prepared statements by
+    // their text, and one prepared with an extra parameter would break another use of that text.
     for statement in [
         "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM authorization_codes WHERE user_id = $1 AND used_at IS NULL",
+    ] {
+        sqlx::query(statement)
+            .bind(user.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    for statement in [
         "UPDATE refresh_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         "UPDATE access_tokens SET revoked = TRUE WHERE user_id = $1 AND revoked = FALSE \
          AND expires_at > $2",
-        "DELETE FROM authorization_codes WHERE user_id = $1 AND used_at IS NULL",
     ] {
         sqlx::query(statement)
             .bind(user.0)

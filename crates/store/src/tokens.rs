@@ -342,7 +342,7 @@ impl TokenStore for SqlStore<Db> {
         let family_id = family_id.to_owned();
         self.announcing(move |tx| {
             Box::pin(async move {
-                let number = next_number(&mut **tx).await?;
+                let number = next_number(tx).await?;
                 sqlx::query(
                     "UPDATE refresh_families SET revoked_at = $2 \
                      WHERE id = $1 AND revoked_at IS NULL",
@@ -395,7 +395,7 @@ impl TokenStore for SqlStore<Db> {
         let jti = jti.to_owned();
         self.announcing(move |tx| {
             Box::pin(async move {
-                let number = next_number(&mut **tx).await?;
+                let number = next_number(tx).await?;
                 sqlx::query(
                     "INSERT INTO revoked_jtis (jti, expires_at, seq) VALUES ($1, $2, $3) \
                      ON CONFLICT (jti) DO NOTHING",

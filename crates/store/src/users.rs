@@ -138,7 +138,7 @@ impl UserStore for SqlStore<Db> {
                     return Ok((false, None));
                 };
                 if disabled {
-                    cut_off(&mut **tx, id, now).await?;
+                    cut_off(tx, id, now).await?;
                 }
                 Ok((true, Some(Change::User(id))))
             })
@@ -169,7 +169,7 @@ impl UserStore for SqlStore<Db> {
                 let Some(id) = id.map(UserId) else {
                     return Ok((false, None));
                 };
-                cut_off(&mut **tx, id, at).await?;
+                cut_off(tx, id, at).await?;
                 Ok((true, Some(Change::User(id))))
             })
         })

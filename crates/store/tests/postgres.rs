@@ -43,6 +43,31 @@ fn uuid_like() -> String {
 
 suite!(fresh);
 
+/// Password attempt counters are PostgreSQL's alone: SQLite's one node counts in process.
+mod attempts {
+    use super::{conformance, fresh};
+
+    macro_rules! on_postgres {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    conformance::attempts::$name(fresh().await).await;
+                }
+            )*
+        };
+    }
+
+    on_postgres!(
+        a_counter_refuses_at_its_limit_until_its_window_ends,
+        an_ending_keeps_gives_back_or_forgives,
+        a_refusing_network_leaves_the_account_alone,
+        parallel_attempts_take_exactly_the_limit,
+        reservations_and_endings_never_deadlock,
+        ended_windows_are_purged_in_batches,
+    );
+}
+
 #[tokio::test]
 async fn a_public_client_row_cannot_hold_permissions() {
     let s = fresh().await;

@@ -26,6 +26,7 @@ use latchkey_core::random::{OsRandom, Random};
 use latchkey_core::revocation_feed::RevocationFeed;
 use latchkey_core::secret::{Secret, SecretHasher};
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_core::tokens::TokenService;
 use latchkey_core::user::User;
 use latchkey_server::clock::now;
@@ -91,7 +92,17 @@ impl TestServer<SqliteStore> {
         let Backend::Sqlite(store) = latchkey_store::open(&url).await.expect("open SQLite") else {
             unreachable!("an sqlite:// URL opens SQLite")
         };
-        start(store, url, settings, http, None, Some(dir)).await
+        let store = Arc::new(store);
+        start(
+            store,
+            Counting::InProcess,
+            url,
+            settings,
+            http,
+            None,
+            Some(dir),
+        )
+        .await
     }
 }
 
@@ -106,7 +117,18 @@ impl TestServer<PgStore> {
         else {
             unreachable!("a postgres:// URL opens PostgreSQL")
         };
-        start(store, url, settings, HttpSettings::default(), None, None).await
+        let store = Arc::new(store);
+        let counting = Counting::Shared(store.clone());
+        start(
+            store,
+            counting,
+            url,
+            settings,
+            HttpSettings::default(),
+            None,
+            None,
+        )
+        .await
     }
 
     /// A second node on the same database with the same installation secret, as a scale-out
@@ -118,8 +140,10 @@ impl TestServer<PgStore> {
         else {
             unreachable!("a postgres:// URL opens PostgreSQL")
         };
+        let store = Arc::new(store);
         start(
-            store,
+            store.clone(),
+            Counting::Shared(store),
             self.database_url.clone(),
             self.settings.clone(),
             self.http,
@@ -185,8 +209,10 @@ pub async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// A server on `store`, counting password attempts as `latchkey serve` does on its backend.
 async fn start<S: Store>(
-    store: S,
+    store: Arc<S>,
+    counting: Counting,
     database_url: String,
     settings: ServiceSettings,
     http: HttpSettings,
@@ -205,9 +231,9 @@ async fn start<S: Store>(
         OsRandom.fill(&mut master);
         master
     });
-    let store = Arc::new(store);
     let built = services::build(
         settings,
+        counting,
         store.clone(),
         KeyEncryptionKey::new(&master).expect("kek"),
         SecretHasher::new(&master),
@@ -369,6 +395,25 @@ impl<S: Store> TestServer<S> {
         ));
         if let Some(old) = self.janitor.replace(task.abort_handle()) {
             old.abort();
+        }
+    }
+
+    /// Waits, at most 10 s, until this node's authz engine is at the database's version: a
+    /// change made through the store, the admin service or another node reaches it by notice,
+    /// asynchronously. Returns that version.
+    pub async fn authz_settled(&self) -> i64 {
+        let start = std::time::Instant::now();
+        loop {
+            let stored = self.store.authz_version().await.expect("authz version");
+            if self.authz.version() == stored {
+                return stored;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "the node stayed at authz version {} while the database is at {stored}",
+                self.authz.version()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 

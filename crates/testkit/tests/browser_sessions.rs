@@ -134,13 +134,30 @@ async fn disabled_users_have_no_session_and_sessions_end_one_or_all<S: Store>(
         .await
         .unwrap();
     assert!(sessions.current(&one, t0 + 1).await.unwrap().is_none());
+    assert!(sessions.current(&two, t0 + 1).await.unwrap().is_none());
     server
         .store
         .set_user_disabled("carol", false, now())
         .await
         .unwrap();
-    assert!(sessions.current(&one, t0 + 1).await.unwrap().is_some());
+    assert!(
+        sessions.current(&one, t0 + 1).await.unwrap().is_none(),
+        "disabling ended the session: enabling does not bring it back"
+    );
+    assert!(sessions.of_user(user_id).await.unwrap().is_empty());
 
+    let one = sessions
+        .start(signed_in(&server, "carol", t0).await, false, t0)
+        .await
+        .unwrap();
+    let two = sessions
+        .start(signed_in(&server, "carol", t0).await, true, t0)
+        .await
+        .unwrap();
+    let (one, two) = (
+        one.cookie.expose().to_owned(),
+        two.cookie.expose().to_owned(),
+    );
     assert!(sessions.end(&one).await.unwrap());
     assert!(!sessions.end(&one).await.unwrap());
     assert!(sessions.current(&one, t0 + 1).await.unwrap().is_none());

@@ -279,6 +279,130 @@ async fn client_authentication_failures_look_alike<S: Store>(server: TestServer<
     );
 }
 
+/// Wrong passwords at one account, sent to `nodes` in turn: the limit's worth are checked and
+/// answered 400, then every node refuses, the right password too, for the rest of the window.
+/// One node or several on one database: the same count.
+async fn guesses_lock_the_account_at_its_limit<S: Store>(nodes: &[&TestServer<S>]) {
+    let client = mobile(nodes[0]).await;
+    let node = |i: usize| nodes[i % nodes.len()];
+    for i in 0..3 {
+        let (status, _, body) = sign_in(node(i), &client, "192.0.2.1", "alice", "wrong").await;
+        assert_eq!(status, 400, "guess {i}: {body}");
+    }
+    for (i, password) in ["wrong", "alice-pw"].into_iter().enumerate() {
+        let (status, retry, _) = sign_in(node(i), &client, "192.0.2.2", "alice", password).await;
+        assert_eq!(status, 429);
+        let retry: i64 = retry.unwrap().parse().unwrap();
+        assert!(retry > 250, "locked for the window, not busy: {retry}");
+    }
+}
+
+async fn an_account_locks_at_its_limit<S: Store>(server: TestServer<S>) {
+    guesses_lock_the_account_at_its_limit(&[&server]).await;
+}
+
+fn three_per_account() -> Settings {
+    only_limits(3, 100_000)
+}
+
+/// Two nodes on one PostgreSQL database count each attempt once: guesses spread over both lock
+/// the account at the count one node locks it at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_guesses_over_two_nodes_lock_the_account_at_one_nodes_limit() {
+    let a = TestServer::postgres_with(three_per_account()).await;
+    let b = a.another_node().await;
+    guesses_lock_the_account_at_its_limit(&[&a, &b]).await;
+}
+
+/// Fifty guesses at one account at once, half to each of two nodes: the limit of ten reach
+/// argon2id, counted over both nodes' hashing pools, and the rest are refused unchecked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_parallel_guesses_over_two_nodes_reach_argon2id_at_most_the_limit() {
+    let a = TestServer::postgres_with(only_limits(10, 100_000)).await;
+    let b = a.another_node().await;
+    let client = mobile(&a).await;
+    let runs = || a.tokens.sign_in().passwords().runs() + b.tokens.sign_in().passwords().runs();
+    let before = runs();
+    let guesses = (0..50).map(|i| {
+        let (node, client) = (if i % 2 == 0 { &a } else { &b }, &client);
+        async move {
+            let address = format!("198.51.100.{i}");
+            sign_in(node, client, &address, "alice", "wrong").await.0
+        }
+    });
+    let statuses = futures_join_all(guesses).await;
+    assert_eq!(runs() - before, 10, "guesses that reached argon2id");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40);
+}
+
+/// A success on one node forgives the failures made on the other: the account has its whole
+/// limit again, on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_success_on_one_node_forgives_failures_on_the_other() {
+    let a = TestServer::postgres_with(three_per_account()).await;
+    let b = a.another_node().await;
+    let client = mobile(&a).await;
+    for _ in 0..2 {
+        assert_eq!(
+            sign_in(&a, &client, "192.0.2.1", "alice", "wrong").await.0,
+            400
+        );
+    }
+    let (status, _, body) = sign_in(&b, &client, "192.0.2.1", "alice", "alice-pw").await;
+    assert_eq!(status, 200, "{body}");
+    for node in [&a, &b, &a] {
+        assert_eq!(
+            sign_in(node, &client, "192.0.2.1", "alice", "wrong")
+                .await
+                .0,
+            400
+        );
+    }
+    assert_eq!(
+        sign_in(&b, &client, "192.0.2.1", "alice", "wrong").await.0,
+        429
+    );
+}
+
+/// The janitor removes counters whose window has ended, in bounded batches, and keeps the
+/// others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_the_janitor_removes_ended_attempt_windows() {
+    let mut settings = only_limits(10, 100);
+    // Two seconds, so that a window started just before the sweep has not ended at it.
+    settings.throttle.window_secs = 2;
+    let a = TestServer::postgres_with(settings).await;
+    let b = a.another_node().await;
+    let client = mobile(&a).await;
+    let counters = || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM password_limits")
+            .fetch_one(a.store.pool())
+            .await
+            .unwrap();
+        n
+    };
+    for (node, login) in [(&a, "old1"), (&b, "old2")] {
+        assert_eq!(
+            sign_in(node, &client, "198.51.100.1", login, "x").await.0,
+            400
+        );
+    }
+    assert_eq!(counters().await, 3, "two accounts and one address");
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(
+        sign_in(&b, &client, "198.51.100.2", "new", "x").await.0,
+        400
+    );
+    let settings = latchkey_server::janitor::JanitorSettings {
+        interval: std::time::Duration::from_secs(60),
+        batch: 1,
+        max_jwt_lifetime: 3600,
+    };
+    latchkey_server::janitor::sweep(&a.tokens, &a.keys, &a.authz, settings).await;
+    assert_eq!(counters().await, 2, "the new attempt's account and address");
+}
+
 on_both_backends! {
     parallel_guesses_at_one_account_reach_argon2id_at_most_the_limit => only_limits(10, 100_000),
     parallel_guesses_from_one_address_reach_argon2id_at_most_the_limit => only_limits(100_000, 50),
@@ -287,4 +411,5 @@ on_both_backends! {
     clients_behind_a_trusted_proxy_are_counted_apart => five_per_address(),
     every_failed_sign_in_gets_one_answer,
     client_authentication_failures_look_alike,
+    an_account_locks_at_its_limit => three_per_account(),
 }

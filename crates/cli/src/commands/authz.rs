@@ -10,6 +10,7 @@ use latchkey_core::authz::import::{parse_import, ImportFormat};
 use latchkey_core::authz::rule::RoleAssignment;
 use latchkey_core::authz::AssignmentFilter;
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_server::clock::now;
 
 use crate::config::Config;
@@ -75,7 +76,9 @@ pub async fn run<S: Store>(
     config: &Config,
     store: Arc<S>,
 ) -> anyhow::Result<()> {
-    let authz = wiring::build(config, store).await?.authz;
+    let authz = wiring::build(config, store, Counting::InProcess)
+        .await?
+        .authz;
     match cmd {
         AuthzCommand::Assign {
             subject,

@@ -7,6 +7,7 @@ use latchkey_core::admin::ClientSpec;
 use latchkey_core::client::Client;
 use latchkey_core::secret::Secret;
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_server::clock::now;
 
 use crate::commands::list;
@@ -47,8 +48,9 @@ pub enum ClientCommand {
         restricted: bool,
         #[arg(long)]
         skip_authorization: bool,
-        /// Grant a permission: introspect, authz:read, authz:write or token:mint (repeatable, or
-        /// comma-separated; confidential clients only). With --update, added to those it holds
+        /// Grant a permission: introspect, authz:read, authz:write, token:mint or revocations:read
+        /// (repeatable, or comma-separated; confidential clients only). With --update, added to
+        /// those it holds
         #[arg(long = "permission", value_name = "PERMISSION", value_delimiter = ',')]
         permissions: Vec<String>,
         /// With --update, take a permission away (repeatable, or comma-separated)
@@ -113,7 +115,9 @@ pub async fn run<S: Store>(
     config: &Config,
     store: Arc<S>,
 ) -> anyhow::Result<()> {
-    let admin = wiring::build(config, store).await?.admin;
+    let admin = wiring::build(config, store, Counting::InProcess)
+        .await?
+        .admin;
     match cmd {
         ClientCommand::Create {
             name,

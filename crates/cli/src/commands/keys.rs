@@ -5,6 +5,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 use latchkey_core::keys::{ImportAs, Revocation, Rotation};
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_server::clock::now;
 use latchkey_token::Algorithm;
 
@@ -59,7 +60,9 @@ pub enum KeysCommand {
 }
 
 pub async fn run<S: Store>(cmd: KeysCommand, config: &Config, store: Arc<S>) -> anyhow::Result<()> {
-    let keys = wiring::build(config, store).await?.keys;
+    let keys = wiring::build(config, store, Counting::InProcess)
+        .await?
+        .keys;
     match cmd {
         KeysCommand::List { jwks: true, .. } => println!("{}", keys.public_jwks().await?),
         KeysCommand::List { json, .. } => {

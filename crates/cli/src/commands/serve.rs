@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_server::janitor::{self, JanitorSettings};
 use latchkey_server::notices::Caches;
 use latchkey_server::AppState;
@@ -11,8 +12,14 @@ use latchkey_server::AppState;
 use crate::config::Config;
 use crate::wiring;
 
-pub async fn run<S: Store>(config: Config, store: Arc<S>) -> anyhow::Result<()> {
-    let services = wiring::build(&config, store).await?;
+/// `counting`: where this node counts password attempts (shared on PostgreSQL, so that nodes
+/// together allow each limit once).
+pub async fn run<S: Store>(
+    config: Config,
+    store: Arc<S>,
+    counting: Counting,
+) -> anyhow::Result<()> {
+    let services = wiring::build(&config, store, counting).await?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_server::clock::now;
 
 use crate::commands::list;
@@ -31,7 +32,7 @@ pub async fn run<S: Store>(
     config: &Config,
     store: Arc<S>,
 ) -> anyhow::Result<()> {
-    let services = wiring::build(config, store.clone()).await?;
+    let services = wiring::build(config, store.clone(), Counting::InProcess).await?;
     let TokenCommand::Mint {
         username,
         scopes,

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use latchkey_core::admin::UserSpec;
 use latchkey_core::secret::Secret;
 use latchkey_core::store::Store;
+use latchkey_core::throttle::Counting;
 use latchkey_core::user::User;
 use latchkey_server::clock::now;
 
@@ -87,7 +88,9 @@ fn view(u: &User) -> UserView<'_> {
 }
 
 pub async fn run<S: Store>(cmd: UserCommand, config: &Config, store: Arc<S>) -> anyhow::Result<()> {
-    let admin = wiring::build(config, store).await?.admin;
+    let admin = wiring::build(config, store, Counting::InProcess)
+        .await?
+        .admin;
     match cmd {
         UserCommand::Create {
             username,

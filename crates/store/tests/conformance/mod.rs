@@ -2,9 +2,12 @@
 //! backend by `suite!` in `sqlite.rs` and `postgres.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+/// PostgreSQL's alone: run by `postgres.rs`.
+pub mod attempts;
 mod authz;
 mod codes;
 mod dump;
+mod revocations;
 mod sessions;
 
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use latchkey_token::Algorithm;
 pub use authz::*;
 pub use codes::*;
 pub use dump::*;
+pub use revocations::*;
 pub use sessions::*;
 
 pub fn hash(s: &str) -> TokenHash {
@@ -783,6 +787,11 @@ macro_rules! suite {
             touching_moves_the_idle_end_forward_only,
             sessions_end_one_by_one_or_per_user,
             purge_removes_sessions_past_either_end,
+            the_feed_continues_from_a_cursor,
+            pages_never_split_a_transaction,
+            a_cut_off_ends_everything_a_user_holds,
+            old_not_before_instants_are_purged,
+            writes_announce_what_they_change,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {

@@ -1,76 +1,86 @@
-//! Brute-force protection for password sign-in: a fixed window of attempts per account and per
-//! client network, and a cap on one network's sign-ins in flight.
+//! The counters in this process, for one node: a window per key in a bounded table.
 //!
-//! An attempt is *reserved* before the password is checked and given back only if it succeeds, so
-//! requests already in flight count: sixty parallel guesses against a limit of ten reach the
-//! password hash ten times, not sixty. Over either limit, attempts are refused without checking the
-//! password (so the refusal costs nothing) until the window ends.
-//!
-//! The counters live in this process. On several nodes each node counts on its own, which bounds an
-//! attacker to `nodes × limit` guesses per window.
+//! On several nodes each node would count on its own, which bounds an attacker to
+//! `nodes × limit` guesses per window: several nodes count in their shared database instead
+//! (`shared.rs`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::secret::{SecretHasher, TokenHash};
-use crate::user::UserId;
+use super::{AccountKey, Network, Outcome, Refusal, ThrottleSettings};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ThrottleSettings {
-    pub account_failures: u32,
-    pub ip_failures: u32,
-    pub window_secs: i64,
-    /// Password sign-ins one client network may have in flight at once.
-    pub ip_in_flight: u32,
-    /// Keys each counter tracks at most; past it, the oldest keys that are not locked go first.
-    pub max_tracked: usize,
+pub(super) struct Counters {
+    accounts: Counter<AccountKey>,
+    networks: Counter<Network>,
 }
 
-impl Default for ThrottleSettings {
-    fn default() -> Self {
-        ThrottleSettings {
-            account_failures: 10,
-            ip_failures: 100,
-            window_secs: 300,
-            ip_in_flight: 8,
-            max_tracked: 100_000,
+impl Counters {
+    pub(super) fn new(settings: ThrottleSettings) -> Self {
+        let window = settings.window_secs;
+        Counters {
+            accounts: Counter::new(settings.account_failures, window, settings.max_tracked),
+            networks: Counter::new(settings.ip_failures, window, settings.max_tracked),
+        }
+    }
+
+    /// Seconds left of the network's lockout, if it is locked out.
+    pub(super) fn network_locked(&self, network: &Network, now: i64) -> Option<i64> {
+        self.networks.locked_for(network, now)
+    }
+
+    /// Reserves one attempt against the network, then the account.
+    pub(super) fn reserve(
+        &self,
+        account: AccountKey,
+        network: Option<Network>,
+        now: i64,
+    ) -> Result<Reserved<'_>, Refusal> {
+        if let Some(network) = &network {
+            self.networks.reserve(network, now)?;
+        }
+        if let Err(refusal) = self.accounts.reserve(&account, now) {
+            // Refused for the account: the network's attempt never reached a password.
+            if let Some(network) = &network {
+                self.networks.settle(network, Outcome::GivenBack);
+            }
+            return Err(refusal);
+        }
+        Ok(Reserved {
+            counters: self,
+            account,
+            network,
+            ended: false,
+        })
+    }
+}
+
+/// A reserved attempt; ended as failed when dropped unless [`Reserved::end`] ended it.
+pub(super) struct Reserved<'a> {
+    counters: &'a Counters,
+    account: AccountKey,
+    network: Option<Network>,
+    ended: bool,
+}
+
+impl Reserved<'_> {
+    pub(super) fn end(mut self, account: Outcome, network: Outcome) {
+        self.settle(account, network);
+    }
+
+    fn settle(&mut self, account: Outcome, network: Outcome) {
+        self.ended = true;
+        self.counters.accounts.settle(&self.account, account);
+        if let Some(n) = &self.network {
+            self.counters.networks.settle(n, network);
         }
     }
 }
 
-/// The account an attempt is counted against: the user when the login names one (so a user's
-/// username and email share one bucket), else a keyed hash of the login, normalised: 32 bytes
-/// whatever the caller typed, so a flood of long made-up logins cannot grow the table's memory.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AccountKey {
-    User(UserId),
-    Unknown(TokenHash),
-}
-
-impl AccountKey {
-    pub fn unknown(hasher: &SecretHasher, login: &str) -> Self {
-        AccountKey::Unknown(hasher.hash(&format!("throttle\0{}", login.trim().to_lowercase())))
-    }
-}
-
-/// The client network an attempt is counted against: an IPv4 address, or the /64 of an IPv6 one
-/// (one subscriber usually holds a whole /64, so counting single IPv6 addresses counts nothing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Network(IpAddr);
-
-impl From<IpAddr> for Network {
-    fn from(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(_) => Network(ip),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Network(IpAddr::V4(v4)),
-                None => {
-                    let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                    Network(IpAddr::V6(bits.into()))
-                }
-            },
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.settle(Outcome::Failed, Outcome::Failed);
         }
     }
 }
@@ -94,17 +104,6 @@ impl Window {
     }
 }
 
-/// How a reserved attempt ended, for its counter.
-#[derive(Clone, Copy)]
-enum Outcome {
-    /// A wrong password (or a request that went away): the attempt stays counted.
-    Failed,
-    /// Never checked: the attempt is given back.
-    GivenBack,
-    /// A success: this attempt and the finished failures before it are forgiven.
-    Forgiven,
-}
-
 struct Counter<K> {
     limit: u32,
     window: i64,
@@ -122,8 +121,7 @@ impl<K: Eq + Hash + Clone> Counter<K> {
         }
     }
 
-    /// Takes one attempt for `key`. Refused as locked when finished failures alone reach the limit,
-    /// as busy when attempts still in flight (which may succeed) make up the rest.
+    /// Takes one attempt for `key`, unless its window is full ([`Refusal::of_full`]).
     fn reserve(&self, key: &K, now: i64) -> Result<(), Refusal> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if !windows.contains_key(key) && windows.len() >= self.max_tracked {
@@ -135,13 +133,13 @@ impl<K: Eq + Hash + Clone> Counter<K> {
             *w = Window::new(now, w.in_flight);
         }
         if w.attempts >= self.limit {
-            return Err(if w.attempts - w.in_flight >= self.limit {
-                Refusal::Locked {
-                    retry_after: w.started + self.window - now,
-                }
-            } else {
-                Refusal::Busy
-            });
+            let ends = w.started + self.window;
+            return Err(Refusal::of_full(
+                w.attempts - w.in_flight,
+                self.limit,
+                ends,
+                now,
+            ));
         }
         w.attempts += 1;
         w.in_flight += 1;
@@ -206,169 +204,16 @@ impl<K: Eq + Hash + Clone> Counter<K> {
     }
 }
 
-/// Sign-ins in flight per network.
-struct InFlight {
-    cap: u32,
-    counts: Mutex<HashMap<Network, u32>>,
-}
-
-pub struct Throttle {
-    accounts: Counter<AccountKey>,
-    networks: Counter<Network>,
-    in_flight: InFlight,
-}
-
-/// Why an attempt was refused before its password was looked at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// The account or the network used up its attempts; retry after this many seconds.
-    Locked { retry_after: i64 },
-    /// The network already has its share of sign-ins in flight, or the account's remaining
-    /// attempts are all in flight: retry in a moment.
-    Busy,
-}
-
-impl Throttle {
-    pub fn new(settings: ThrottleSettings) -> Self {
-        let window = settings.window_secs;
-        Throttle {
-            accounts: Counter::new(settings.account_failures, window, settings.max_tracked),
-            networks: Counter::new(settings.ip_failures, window, settings.max_tracked),
-            in_flight: InFlight {
-                cap: settings.ip_in_flight.max(1),
-                counts: Mutex::new(HashMap::new()),
-            },
-        }
-    }
-
-    /// Holds one of the network's in-flight slots until the returned guard is dropped.
-    pub fn enter(&self, ip: Option<IpAddr>) -> Result<Slot<'_>, Refusal> {
-        let network = ip.map(Network::from);
-        if let Some(network) = network {
-            let mut counts = self
-                .in_flight
-                .counts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let n = counts.entry(network).or_insert(0);
-            if *n >= self.in_flight.cap {
-                return Err(Refusal::Busy);
-            }
-            *n += 1;
-        }
-        Ok(Slot {
-            throttle: self,
-            network,
-        })
-    }
-
-    /// Whether the network is locked out: a cheap look before any work for a request that
-    /// [`Throttle::reserve`] would refuse anyway.
-    pub fn network_locked(&self, ip: Option<IpAddr>, now: i64) -> Option<Refusal> {
-        let network = Network::from(ip?);
-        self.networks
-            .locked_for(&network, now)
-            .map(|retry_after| Refusal::Locked { retry_after })
-    }
-
-    /// Reserves one attempt against the network and the account. Dropping the [`Attempt`] keeps it
-    /// counted (a failure, or a request that went away); [`Attempt::succeeded`] gives it back.
-    pub fn reserve(
-        &self,
-        account: AccountKey,
-        ip: Option<IpAddr>,
-        now: i64,
-    ) -> Result<Attempt<'_>, Refusal> {
-        let network = ip.map(Network::from);
-        if let Some(network) = &network {
-            self.networks.reserve(network, now)?;
-        }
-        if let Err(refusal) = self.accounts.reserve(&account, now) {
-            // Refused for the account: the network's attempt never reached a password.
-            if let Some(network) = &network {
-                self.networks.settle(network, Outcome::GivenBack);
-            }
-            return Err(refusal);
-        }
-        Ok(Attempt {
-            throttle: self,
-            account,
-            network,
-            settled: false,
-        })
-    }
-}
-
-/// An in-flight slot of one network; freed on drop.
-pub struct Slot<'a> {
-    throttle: &'a Throttle,
-    network: Option<Network>,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let Some(network) = self.network else { return };
-        let mut counts = self
-            .throttle
-            .in_flight
-            .counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = counts.get_mut(&network) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&network);
-            }
-        }
-    }
-}
-
-/// A reserved attempt; counted as failed when dropped unless [`Attempt::succeeded`] or
-/// [`Attempt::unchecked`] says otherwise.
-#[must_use]
-pub struct Attempt<'a> {
-    throttle: &'a Throttle,
-    account: AccountKey,
-    network: Option<Network>,
-    settled: bool,
-}
-
-impl Attempt<'_> {
-    /// A success forgives the account's finished failures and gives the network its attempt back
-    /// (not the network's other failures).
-    pub fn succeeded(mut self) {
-        self.settle(Outcome::Forgiven, Outcome::GivenBack);
-    }
-
-    /// The password was never checked (the server was too busy): the attempt is given back to the
-    /// account and the network, and nothing else is forgiven.
-    pub fn unchecked(mut self) {
-        self.settle(Outcome::GivenBack, Outcome::GivenBack);
-    }
-
-    fn settle(&mut self, account: Outcome, network: Outcome) {
-        self.settled = true;
-        self.throttle.accounts.settle(&self.account, account);
-        if let Some(n) = &self.network {
-            self.throttle.networks.settle(n, network);
-        }
-    }
-}
-
-impl Drop for Attempt<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.settle(Outcome::Failed, Outcome::Failed);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::net::IpAddr;
 
-    fn throttle() -> Throttle {
-        Throttle::new(ThrottleSettings {
+    use super::*;
+    use crate::secret::SecretHasher;
+    use crate::user::UserId;
+
+    fn throttle() -> Counters {
+        Counters::new(ThrottleSettings {
             account_failures: 3,
             ip_failures: 5,
             window_secs: 60,
@@ -381,8 +226,18 @@ mod tests {
         AccountKey::unknown(&SecretHasher::new(&[5; 32]), login)
     }
 
-    fn ip(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
+    fn ip(s: &str) -> Option<Network> {
+        Some(Network::from(s.parse::<IpAddr>().unwrap()))
+    }
+
+    /// As the sign-in ends an attempt whose password matched.
+    fn succeeded(r: Reserved<'_>) {
+        r.end(Outcome::Forgiven, Outcome::GivenBack);
+    }
+
+    /// As the sign-in ends an attempt whose password was never checked.
+    fn unchecked(r: Reserved<'_>) {
+        r.end(Outcome::GivenBack, Outcome::GivenBack);
     }
 
     #[test]
@@ -434,9 +289,7 @@ mod tests {
         for i in 0..4 {
             drop(t.reserve(unknown(&format!("u{i}")), ip("10.0.0.1"), 0));
         }
-        t.reserve(unknown("carol"), ip("10.0.0.1"), 0)
-            .unwrap()
-            .succeeded();
+        succeeded(t.reserve(unknown("carol"), ip("10.0.0.1"), 0).unwrap());
         // Four failures stand; the success took nothing away from them.
         drop(t.reserve(unknown("dave"), ip("10.0.0.1"), 0).unwrap());
         let refused = t.reserve(unknown("erin"), ip("10.0.0.1"), 1).err();
@@ -450,9 +303,7 @@ mod tests {
         for _ in 0..2 {
             drop(t.reserve(AccountKey::User(UserId(3)), None, 0).unwrap());
         }
-        t.reserve(AccountKey::User(UserId(3)), None, 0)
-            .unwrap()
-            .succeeded();
+        succeeded(t.reserve(AccountKey::User(UserId(3)), None, 0).unwrap());
         for _ in 0..3 {
             drop(t.reserve(AccountKey::User(UserId(3)), None, 0).unwrap());
         }
@@ -500,7 +351,7 @@ mod tests {
             .collect();
         let refused = t.reserve(AccountKey::User(UserId(8)), None, 0).err();
         assert_eq!(refused, Some(Refusal::Busy));
-        held.into_iter().for_each(Attempt::succeeded);
+        held.into_iter().for_each(succeeded);
         for _ in 0..3 {
             drop(t.reserve(AccountKey::User(UserId(8)), None, 0).unwrap());
         }
@@ -514,9 +365,7 @@ mod tests {
         for _ in 0..2 {
             drop(t.reserve(AccountKey::User(UserId(4)), None, 0).unwrap());
         }
-        t.reserve(AccountKey::User(UserId(4)), None, 0)
-            .unwrap()
-            .unchecked();
+        unchecked(t.reserve(AccountKey::User(UserId(4)), None, 0).unwrap());
         // Two failures stand: one more attempt, then the lock.
         drop(t.reserve(AccountKey::User(UserId(4)), None, 0).unwrap());
         assert!(t.reserve(AccountKey::User(UserId(4)), None, 0).is_err());
@@ -525,23 +374,19 @@ mod tests {
     #[test]
     fn a_locked_network_is_seen_before_any_reservation() {
         let t = throttle();
-        assert_eq!(t.network_locked(ip("10.0.0.3"), 0), None);
+        assert_eq!(t.network_locked(&ip("10.0.0.3").unwrap(), 0), None);
         for i in 0..5 {
             drop(
                 t.reserve(unknown(&format!("u{i}")), ip("10.0.0.3"), 0)
                     .unwrap(),
             );
         }
+        assert_eq!(t.network_locked(&ip("10.0.0.3").unwrap(), 10), Some(50));
         assert_eq!(
-            t.network_locked(ip("10.0.0.3"), 10),
-            Some(Refusal::Locked { retry_after: 50 })
-        );
-        assert_eq!(
-            t.network_locked(ip("10.0.0.3"), 60),
+            t.network_locked(&ip("10.0.0.3").unwrap(), 60),
             None,
             "the window ended"
         );
-        assert_eq!(t.network_locked(None, 10), None);
     }
 
     #[test]
@@ -556,16 +401,5 @@ mod tests {
             assert!(t.accounts.tracked() <= 100);
         }
         assert!(t.reserve(unknown("victim"), None, 2).is_err());
-    }
-
-    #[test]
-    fn a_network_holds_at_most_its_share_of_sign_ins_in_flight() {
-        let t = throttle();
-        let a = t.enter(ip("10.0.0.9")).unwrap();
-        let _b = t.enter(ip("10.0.0.9")).unwrap();
-        assert_eq!(t.enter(ip("10.0.0.9")).err(), Some(Refusal::Busy));
-        assert!(t.enter(ip("10.0.0.10")).is_ok());
-        drop(a);
-        assert!(t.enter(ip("10.0.0.9")).is_ok());
     }
 }
