@@ -1,8 +1,8 @@
 //! [`Guard`]: the configured authenticator that the layer, the extractors and `Require` share.
 //! It finds a request's credential, verifies it (JWT) or introspects it (opaque), checks a JWT
 //! against the revocation feed when it follows one, and applies the CSRF rule to cookie
-//! credentials. Route policies (scopes, filters, unverified users, restricted
-//! clients) are applied later, by the extractors and [`Require`](crate::Require).
+//! credentials. Route policies (scopes, filters, unverified users, restricted clients) are applied
+//! later, by the extractors and [`Require`](crate::Require).
 
 use std::sync::Arc;
 

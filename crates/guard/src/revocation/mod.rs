@@ -254,8 +254,10 @@ impl RevocationFeed {
         self.follower
             .get_or_init(|| tokio::spawn(follow::follow(self.shared.clone())).abort_handle());
         let mut tried = self.shared.tried.subscribe();
-        // The sender lives in `shared`, which outlives this borrow: the wait cannot be cut short.
-        let _ = tried.wait_for(|&tried| tried).await;
+        // Bounded (by one poll's timeout), so that no request waits on the follower for ever: a
+        // first read that takes longer leaves the feed stale for now, and the fail modes decide.
+        let bound = self.shared.poll_wait + self.shared.http_timeout;
+        let _ = tokio::time::timeout(bound, tried.wait_for(|&tried| tried)).await;
         self.shared.read_at.load(Ordering::Acquire) != NEVER
     }
 
@@ -326,9 +328,81 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::tests::claims;
+    use crate::revocation::held::tests::answer;
 
     fn valid(c: RevocationFeedConfig) -> Result<ValidRevocationFeed, ConfigError> {
         ValidRevocationFeed::new(c, "https://lms.example.com/oauth2/", false)
+    }
+
+    /// A feed that was read at 1 000 with the default limit (stale after 1 035), never polled.
+    fn read_at_1000(when_stale: WhenStale, stats: Arc<Stats>) -> RevocationFeed {
+        let mut config = RevocationFeedConfig::new("guard", "s");
+        config.when_stale = when_stale;
+        let http = Issuer::new(
+            Url::parse("https://lms.example.com/oauth2").unwrap(),
+            Duration::from_secs(1),
+            false,
+        )
+        .unwrap();
+        let feed = RevocationFeed::new(
+            valid(config).unwrap(),
+            Arc::new(http),
+            Duration::from_secs(5),
+            30,
+            stats,
+        );
+        feed.shared.caught_up(7, 1_000);
+        feed
+    }
+
+    #[tokio::test]
+    async fn a_stale_feed_applies_the_mode_of_the_tokens_class() {
+        let stats = Arc::new(Stats::default());
+        let feed = read_at_1000(WhenStale::default(), stats.clone());
+        let plain = claims();
+        let admin = AccessClaims {
+            administrator: Some(true),
+            ..claims()
+        };
+        let root = AccessClaims {
+            superuser: Some(true),
+            administrator: Some(false),
+            ..claims()
+        };
+        for c in [&plain, &admin, &root] {
+            assert_eq!(feed.admit(c, 1_035).await, Ok(()), "at the limit");
+        }
+        assert_eq!(feed.admit(&admin, 1_036).await, Err(Refusal::Stale));
+        assert_eq!(feed.admit(&root, 1_036).await, Err(Refusal::Stale));
+        assert_eq!(feed.admit(&plain, 1_036).await, Ok(()));
+        let counted = stats.snapshot();
+        assert_eq!((counted.stale_refusals, counted.stale_passes), (2, 1));
+        assert_eq!(feed.cursor(), Some(7));
+        assert_eq!(feed.age(1_036), Some(Duration::from_secs(36)));
+
+        // What is held still refuses, stale or not, whatever the mode.
+        let mut held = Held::default();
+        held.add(answer(&[(plain.jti.as_str(), plain.exp)], &[]));
+        feed.shared.held.store(Arc::new(held));
+        assert_eq!(feed.admit(&plain, 1_036).await, Err(Refusal::Revoked));
+        assert_eq!(feed.admit(&plain, 1_000).await, Err(Refusal::Revoked));
+        assert_eq!(stats.snapshot().revoked_refusals, 2);
+    }
+
+    #[tokio::test]
+    async fn the_modes_can_be_turned_around() {
+        let when_stale = WhenStale {
+            staff: FailMode::Open,
+            others: FailMode::Closed,
+        };
+        let feed = read_at_1000(when_stale, Arc::default());
+        let admin = AccessClaims {
+            administrator: Some(true),
+            ..claims()
+        };
+        assert_eq!(feed.admit(&admin, 2_000).await, Ok(()));
+        assert_eq!(feed.admit(&claims(), 2_000).await, Err(Refusal::Stale));
     }
 
     #[test]
