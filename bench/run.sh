@@ -16,10 +16,10 @@
 # LATCHKEY_REV=REV (build that commit, from `git archive`, instead of the work tree: for a work tree
 # others are editing), LATCHKEY_BIN=PATH (use that binary, no build), OPS="op ..." (run only these
 # operations, by the names of their op_<name> functions: cc_jwt cc_opaque introspect
-# introspect_uncached password refresh login login_refresh code_exchange; default all; the raw
-# floors and the hello-world always run, and a phase none of whose operations is asked for is
-# skipped, the peer's included: `OPS="code_exchange login_refresh" bash bench/run.sh` takes ~3 min
-# instead of ~13).
+# introspect_jwt introspect_uncached password refresh login login_refresh code_exchange; default
+# all; the raw floors and the hello-world always run, and a phase none of whose operations is asked
+# for is skipped, the peer's included: `OPS="code_exchange login_refresh" bash bench/run.sh` takes
+# ~3 min instead of ~13).
 #
 # Output: a table on stdout; bench/results/<date>.tsv (one row per backend and operation: medians,
 # ratios, targets) and bench/results/<date>-runs.tsv (one row per wrk run).
@@ -318,6 +318,11 @@ op_introspect() {
   BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" \
     wrk_run "$1" introspect "$2" "$LK_URL/oauth2/introspect" post.lua
 }
+op_introspect_jwt() { # the same answer signed as a JWT (RFC 9701): one RS512 signature each
+  BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" \
+    BENCH_ACCEPT=application/token-introspection+jwt \
+    wrk_run "$1" introspect_jwt "$2" "$LK_URL/oauth2/introspect" post.lua
+}
 op_introspect_uncached() {
   BENCH_BODY="token=$LK_OPAQUE" BENCH_AUTH="$(basic "$IN_ID" "$IN_SECRET")" \
     wrk_run "$1" introspect_uncached "$2" "$LK_URL/oauth2/introspect" post.lua
@@ -428,8 +433,8 @@ for backend in $BACKENDS; do
     { echo "error: the password grant failed" >&2; exit 1; }
   BENCH_BODY="grant_type=client_credentials&token_type=jwt" BENCH_AUTH="$(basic "$CC_ID" "$CC_SECRET")" \
     warm "$LK_URL/oauth2/access_token" post.lua
-  log "latchkey on $backend (RS512): $REPS rounds of hello, cc_jwt, cc_opaque, introspect, password, refresh"
-  run_ops "$backend" "hello cc_jwt cc_opaque introspect password refresh"
+  log "latchkey on $backend (RS512): $REPS rounds of hello, cc_jwt, cc_opaque, introspect, introspect_jwt, password, refresh"
+  run_ops "$backend" "hello cc_jwt cc_opaque introspect introspect_jwt password refresh"
   if wanted "login login_refresh code_exchange"; then
     browser_setup
     log "latchkey on $backend (RS512): $REPS rounds of login, login_refresh, code_exchange"

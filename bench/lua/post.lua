@@ -3,6 +3,7 @@
 --   BENCH_AUTH  optional Authorization header value ("Basic ...")
 --   BENCH_COOKIE  optional Cookie header value (a browser's session or CSRF cookie)
 --   BENCH_CSRF  optional X-CSRFToken header value (the double-submitted CSRF token)
+--   BENCH_ACCEPT  optional Accept header value (e.g. the signed introspection answer's media type)
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 wrk.method = "POST"
@@ -19,4 +20,8 @@ end
 local csrf = os.getenv("BENCH_CSRF")
 if csrf and csrf ~= "" then
   wrk.headers["X-CSRFToken"] = csrf
+end
+local accept = os.getenv("BENCH_ACCEPT")
+if accept and accept ~= "" then
+  wrk.headers["Accept"] = accept
 end

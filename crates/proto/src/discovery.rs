@@ -32,6 +32,9 @@ pub struct Discovery {
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     /// How clients may authenticate at the introspection endpoint.
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// The JWS algorithms introspection answers may be signed with, when asked for as a JWT
+    /// (RFC 9701 §7).
+    pub introspection_signing_alg_values_supported: Vec<String>,
     /// The JWS algorithms tokens are signed with (OpenID Connect Discovery §3).
     pub id_token_signing_alg_values_supported: Vec<String>,
     /// The subject identifier types (OpenID Connect Discovery §3), e.g. `public`.

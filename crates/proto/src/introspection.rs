@@ -81,6 +81,30 @@ impl IntrospectionResponse {
     }
 }
 
+/// The media type a resource server names in `Accept` to ask for the answer as a signed JWT, and
+/// the `Content-Type` of that answer (RFC 9701 §4, §5).
+pub const INTROSPECTION_JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
+/// The JOSE header `typ` of an introspection answer signed as a JWT: its media type without
+/// `application/` (RFC 9701 §5, RFC 7515 §4.1.9).
+pub const INTROSPECTION_JWT_TYP: &str = "token-introspection+jwt";
+
+/// The claims of an introspection answer signed as a JWT (RFC 9701 §5). The answer itself is
+/// nested in `token_introspection`, so that its members (`iss`, `aud`, `exp`, `sub`, ...) describe
+/// the introspected token and never the JWT; the JWT has no `exp` or `sub` of its own, so that it
+/// cannot be mistaken for an access token (RFC 9701 §5, §8.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntrospectionJwtClaims {
+    /// The issuer identifier of the server that answered.
+    pub iss: String,
+    /// The client that asked: the resource server this answer is for.
+    pub aud: String,
+    /// When the answer was made, unix seconds.
+    pub iat: i64,
+    /// The RFC 7662 answer, exactly as the JSON answer would carry it.
+    pub token_introspection: IntrospectionResponse,
+}
+
 // Secrets in the request bodies must not reach logs through `{:?}`.
 impl std::fmt::Debug for IntrospectionRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,5 +119,30 @@ impl std::fmt::Debug for RevocationRequest {
         f.debug_struct("RevocationRequest")
             .field("token_type_hint", &self.token_type_hint)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inactive_answer_nests_as_active_false_alone() {
+        let claims = IntrospectionJwtClaims {
+            iss: "https://lms.example.com/oauth2".into(),
+            aud: "gateway".into(),
+            iat: 1_700_000_000,
+            token_introspection: IntrospectionResponse::inactive(),
+        };
+        let json = serde_json::to_string(&claims).unwrap();
+        assert_eq!(
+            json,
+            r#"{"iss":"https://lms.example.com/oauth2","aud":"gateway","iat":1700000000,"token_introspection":{"active":false}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<IntrospectionJwtClaims>(&json).unwrap(),
+            claims
+        );
     }
 }

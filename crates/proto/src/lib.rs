@@ -23,7 +23,10 @@ mod token;
 pub use authorize::{AuthorizeRequest, UserInfo};
 pub use discovery::Discovery;
 pub use error::{ErrorCode, ErrorResponse};
-pub use introspection::{IntrospectionRequest, IntrospectionResponse, RevocationRequest};
+pub use introspection::{
+    IntrospectionJwtClaims, IntrospectionRequest, IntrospectionResponse, RevocationRequest,
+    INTROSPECTION_JWT_MEDIA_TYPE, INTROSPECTION_JWT_TYP,
+};
 pub use mint::MintRequest;
 pub use revocation::{NotBefore, Revocations, RevocationsQuery, RevokedJti};
 pub use token::{TokenRequest, TokenResponse, TOKEN_TYPE_BEARER, TOKEN_TYPE_JWT};

@@ -10,6 +10,7 @@ use latchkey_core::session::Sessions;
 use latchkey_core::store::Store;
 use latchkey_core::tokens::TokenService;
 use latchkey_proto::Discovery;
+use latchkey_token::Algorithm;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::extract::client_ip::TrustedProxies;
@@ -89,6 +90,11 @@ pub fn discovery_document<S: Store>(tokens: &TokenService<S>) -> Discovery {
     let base = format!("{}/oauth2", issuer.trim_end_matches("/oauth2"));
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let auth_methods = strings(&["client_secret_basic", "client_secret_post", "none"]);
+    // Whatever the current key's algorithm: a rotation (`keys rotate --alg`) may change it.
+    let signing_algs: Vec<String> = Algorithm::ALL
+        .iter()
+        .map(|alg| alg.as_str().to_owned())
+        .collect();
     Discovery {
         authorization_endpoint: format!("{base}/authorize"),
         token_endpoint: format!("{base}/access_token"),
@@ -106,7 +112,8 @@ pub fn discovery_document<S: Store>(tokens: &TokenService<S>) -> Discovery {
             "client_secret_basic",
             "client_secret_post",
         ]),
-        id_token_signing_alg_values_supported: strings(&["RS512", "RS256", "ES256", "EdDSA"]),
+        introspection_signing_alg_values_supported: signing_algs.clone(),
+        id_token_signing_alg_values_supported: signing_algs,
         subject_types_supported: strings(&["public"]),
         claims_supported: strings(&[
             "iss",

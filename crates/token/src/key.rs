@@ -19,6 +19,9 @@ use zeroize::Zeroizing;
 use crate::error::TokenError;
 use crate::{b64, Algorithm, Jwk};
 
+/// The `typ` of the JWTs [`SigningKey::sign`] makes (RFC 7519 §5.1).
+const JWT_TYP: &str = "JWT";
+
 /// Largest RSA signature we produce: aws-lc-rs accepts RSA keys of up to 8192 bits.
 const MAX_RSA_SIGNATURE_LEN: usize = 8192 / 8;
 
@@ -100,7 +103,7 @@ impl SigningKey {
             return Ok(self);
         }
         self.jwk.kid = kid;
-        self.header_b64 = header_b64(self.alg, &self.jwk.kid)?;
+        self.header_b64 = header_b64(self.alg, JWT_TYP, &self.jwk.kid)?;
         Ok(self)
     }
 
@@ -140,6 +143,19 @@ impl SigningKey {
     ///
     /// `claims` must serialise to a JSON object (RFC 7519 §7.2 step 10).
     pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, TokenError> {
+        self.sign_under(&self.header_b64, claims)
+    }
+
+    /// Signs `claims` like [`SigningKey::sign`], with `typ` in the header instead of `JWT`: an
+    /// explicitly typed JWT (RFC 8725 §3.11) such as an introspection response
+    /// (`token-introspection+jwt`, RFC 9701 §5), which [`verify`](crate::verify) and other
+    /// verifiers of access tokens refuse, so that it cannot pass for one.
+    pub fn sign_typed<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, TokenError> {
+        self.sign_under(&header_b64(self.alg, typ, &self.jwk.kid)?, claims)
+    }
+
+    /// `header_b64 '.' BASE64URL(claims) '.' signature`, built in one buffer of the final size.
+    fn sign_under<C: Serialize>(&self, header_b64: &str, claims: &C) -> Result<String, TokenError> {
         let payload = serde_json::to_vec(claims)?;
         if payload.first() != Some(&b'{') {
             return Err(TokenError::Claims(serde::ser::Error::custom(
@@ -147,12 +163,9 @@ impl SigningKey {
             )));
         }
         let mut jws = String::with_capacity(
-            self.header_b64.len()
-                + 2
-                + encoded_len(payload.len())
-                + encoded_len(self.signature_len()),
+            header_b64.len() + 2 + encoded_len(payload.len()) + encoded_len(self.signature_len()),
         );
-        jws.push_str(&self.header_b64);
+        jws.push_str(header_b64);
         jws.push('.');
         b64::encode_into(&payload, &mut jws);
         self.append_signature(&mut jws)?;
@@ -165,7 +178,7 @@ impl SigningKey {
         Ok(SigningKey {
             alg,
             pair,
-            header_b64: header_b64(alg, &jwk.kid)?,
+            header_b64: header_b64(alg, JWT_TYP, &jwk.kid)?,
             jwk,
         })
     }
@@ -224,11 +237,11 @@ const fn encoded_len(n: usize) -> usize {
     (n * 4).div_ceil(3)
 }
 
-/// `BASE64URL(UTF8(JOSE Header))` for a key of `alg` named `kid`.
-fn header_b64(alg: Algorithm, kid: &str) -> Result<String, TokenError> {
+/// `BASE64URL(UTF8(JOSE Header))` for a key of `alg` named `kid`, for tokens of type `typ`.
+fn header_b64(alg: Algorithm, typ: &str, kid: &str) -> Result<String, TokenError> {
     let header = serde_json::to_vec(&JoseHeader {
         alg: alg.as_str(),
-        typ: "JWT",
+        typ,
         kid,
     })?;
     Ok(b64::encode(&header))
@@ -355,6 +368,35 @@ mod tests {
             String::from_utf8(header).unwrap(),
             format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{}"}}"#, key.kid())
         );
+    }
+
+    #[test]
+    fn a_typed_token_differs_in_typ_only_and_never_verifies_as_a_jwt() {
+        use crate::{verify, JwkSet, Validation, VerifyError, VerifyingKeys};
+        // Ed25519 signatures are deterministic: the same claims give the same payload part.
+        let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+        let claims = serde_json::json!({"iss": "i", "aud": "a", "exp": 2_000_000_000_i64});
+        let plain = key.sign(&claims).unwrap();
+        let typed = key.sign_typed("token-introspection+jwt", &claims).unwrap();
+        let parts = |t: &str| t.split('.').map(str::to_owned).collect::<Vec<_>>();
+        let (plain, typed) = (parts(&plain), parts(&typed));
+        assert_eq!(plain[1], typed[1]);
+        let header = b64::decode(&typed[0]).unwrap();
+        assert_eq!(
+            String::from_utf8(header).unwrap(),
+            format!(
+                r#"{{"alg":"EdDSA","typ":"token-introspection+jwt","kid":"{}"}}"#,
+                key.kid()
+            )
+        );
+        let keys = VerifyingKeys::from_jwk_set(&JwkSet {
+            keys: vec![key.public_jwk()],
+        })
+        .unwrap();
+        let v = Validation::new("i", "a");
+        let check = |p: &[String]| verify::<serde_json::Value>(&p.join("."), &keys, &v, 0);
+        assert_eq!(check(&plain), Ok(claims));
+        assert_eq!(check(&typed), Err(VerifyError::Malformed));
     }
 
     #[test]

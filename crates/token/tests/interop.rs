@@ -149,6 +149,32 @@ fn jsonwebtoken_accepts_our_tokens() {
 }
 
 #[test]
+fn jsonwebtoken_accepts_our_typed_tokens_without_exp() {
+    // An RFC 9701 introspection response: explicitly typed, with `iat` and no `exp`.
+    let claims = serde_json::json!({
+        "iss": ISS,
+        "aud": "resource-server",
+        "iat": NOW,
+        "token_introspection": {"active": true, "scope": "read"},
+    });
+    for key in keys() {
+        let alg = key.algorithm();
+        let token = key.sign_typed("token-introspection+jwt", &claims).unwrap();
+        let mut v = jwt::Validation::new(their_alg(alg));
+        v.set_issuer(&[ISS]);
+        v.set_audience(&["resource-server"]);
+        v.validate_exp = false;
+        v.required_spec_claims = ["iss", "aud"].iter().map(|c| c.to_string()).collect();
+        let data =
+            jwt::decode::<serde_json::Value>(&token, &their_decoding_key(&key.public_jwk()), &v)
+                .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(data.claims, claims, "{alg}");
+        assert_eq!(data.header.typ.as_deref(), Some("token-introspection+jwt"));
+        assert_eq!(data.header.kid.as_deref(), Some(key.kid()));
+    }
+}
+
+#[test]
 fn we_accept_jsonwebtoken_tokens() {
     let keys = keys();
     let set = JwkSet {

@@ -1,7 +1,8 @@
 //! RFC 7662 introspection and RFC 7009 revocation: what a resource server or a client learns about
-//! a token, and how a client takes one back.
+//! a token, and how a client takes one back. The answer signed as a JWT (RFC 9701) is in `jwt.rs`.
 
 mod cache;
+mod jwt;
 
 pub(crate) use cache::IntrospectionCache;
 
