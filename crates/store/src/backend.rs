@@ -131,16 +131,35 @@ impl SqlStore<Db> {
     /// Applies the migrations this database lacks; returns them, oldest first.
     pub async fn migrate(&self) -> Result<Vec<String>, OpenError> {
         use sqlx::migrate::{Migrate as _, MigrateError};
-        let before: Vec<i64> = {
-            let mut conn = self.pool.acquire().await.map_err(MigrateError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(MigrateError::from)?;
+        // Replicas started at once on a new database: the migrator's lock (an advisory lock on
+        // PostgreSQL, nothing on SQLite) must be held from before the bookkeeping table is made,
+        // which sqlx's own `run` creates before it locks. `run_direct` takes it again; PostgreSQL
+        // counts a session's advisory locks, so it is held until the `unlock` below.
+        conn.lock().await?;
+        let applied = async {
             conn.ensure_migrations_table().await?;
-            conn.list_applied_migrations()
+            let before: Vec<i64> = conn
+                .list_applied_migrations()
                 .await?
                 .iter()
                 .map(|m| m.version)
-                .collect()
+                .collect();
+            MIGRATOR.run_direct(&mut *conn).await?;
+            Ok::<_, MigrateError>(before)
+        }
+        .await;
+        let before = match applied {
+            Ok(before) => {
+                conn.unlock().await?;
+                before
+            }
+            Err(e) => {
+                // Closing the session is what frees a lock an error left held.
+                let _ = conn.close().await;
+                return Err(e.into());
+            }
         };
-        MIGRATOR.run(&self.pool).await?;
         self.fill_email_keys().await?;
         Ok(MIGRATOR
             .iter()
