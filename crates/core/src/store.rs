@@ -41,6 +41,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database did not answer: down, restarting, unreachable, or every connection busy
+    /// for too long. Nothing was done; the same request may succeed a moment later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -75,8 +79,8 @@ pub trait UserStore: Send + Sync {
         now: i64,
     ) -> Result<bool, StoreError>;
     /// Ends every session, refresh family, opaque access token and unredeemed authorization code
-    /// of the user, and refuses every JWT of theirs issued before `at` (the revocation feed's
-    /// not-before instant); with `password_hash`, replaces the password in the same transaction
+    /// of the user, and refuses every JWT of theirs issued before `at` or in its second (the
+    /// revocation feed's not-before instant is `at + 1`); with `password_hash`, replaces the password in the same transaction
     /// (a password change). Returns false when there is no such user.
     async fn cut_off_user(
         &self,

@@ -144,8 +144,6 @@ async fn a_jwt_revoked_at_the_server_is_refused(server: TestServer<impl Store>) 
 async fn a_disabled_users_older_tokens_are_refused(server: TestServer<impl Store>) {
     let world = World::new(server).await;
     let now = now();
-    // Issued before the cut-off's second: a token of the same second is not older (the feed's
-    // instants are whole seconds, like `iat`).
     let older = world.minted(now - 10);
     world.check(&older).await.unwrap();
 
@@ -157,13 +155,17 @@ async fn a_disabled_users_older_tokens_are_refused(server: TestServer<impl Store
         .unwrap();
     world.until_revoked(&older).await;
 
-    // Enabled again, alice's new tokens are good; the old one stays refused.
+    // Enabled again, alice's new tokens are good; the old one stays refused. The cut-off
+    // refuses every token of its own second (`iat` counts whole seconds): new ones come after.
     world
         .server
         .admin
         .set_disabled("alice", false, now)
         .await
         .unwrap();
+    while latchkey_server::clock::now() <= now {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let newer = world.password_jwt().await;
     world.check(&newer).await.unwrap();
     world.until_revoked(&older).await;

@@ -40,8 +40,10 @@ pub(super) async fn next_number(conn: &mut Conn) -> Result<i64, StoreError> {
 /// instant refuses their JWTs issued earlier.
 pub(super) async fn cut_off(conn: &mut Conn, user: UserId, at: i64) -> Result<(), StoreError> {
     let number = next_number(&mut *conn).await?;
-    // A later cut-off moves the instant forward, never back, and renumbers the row, so that
-    // followers read it again.
+    // `iat` counts whole seconds, so the instant is the second after the cut-off's: a token
+    // issued in the same second, before it, is refused too (one issued in that second after it is
+    // refused for less than a second: its client gets a fresh one). A later cut-off moves the
+    // instant forward, never back, and renumbers the row, so that followers read it again.
     sqlx::query(
         "INSERT INTO user_not_before (user_id, sub, not_before, seq) \
          SELECT id, sub, $2, $3 FROM users WHERE id = $1 \
@@ -50,7 +52,7 @@ pub(super) async fn cut_off(conn: &mut Conn, user: UserId, at: i64) -> Result<()
          THEN excluded.not_before ELSE user_not_before.not_before END",
     )
     .bind(user.0)
-    .bind(at)
+    .bind(at + 1)
     .bind(number)
     .execute(&mut *conn)
     .await

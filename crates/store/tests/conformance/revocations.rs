@@ -122,8 +122,12 @@ pub async fn a_cut_off_ends_everything_a_user_holds<S: Store>(s: S) {
     // JWTs: refused by the not-before instant, by `iat`, for this user only.
     assert!(s.is_jwt_revoked("any", &u.sub, 39).await.unwrap());
     assert!(
-        !s.is_jwt_revoked("any", &u.sub, 40).await.unwrap(),
-        "issued at the cut-off"
+        s.is_jwt_revoked("any", &u.sub, 40).await.unwrap(),
+        "issued in the cut-off's second (iat counts whole seconds)"
+    );
+    assert!(
+        !s.is_jwt_revoked("any", &u.sub, 41).await.unwrap(),
+        "issued after the cut-off's second"
     );
     assert!(!s.is_jwt_revoked("any", &other.sub, 39).await.unwrap());
     let page = s.revocations_after(before.cursor, 100).await.unwrap();
@@ -131,7 +135,7 @@ pub async fn a_cut_off_ends_everything_a_user_holds<S: Store>(s: S) {
         page.users,
         [NotBefore {
             sub: u.sub.clone(),
-            not_before: 40
+            not_before: 41
         }]
     );
     // A later cut-off moves the instant forward and comes again; an earlier one never moves it back.
@@ -139,7 +143,7 @@ pub async fn a_cut_off_ends_everything_a_user_holds<S: Store>(s: S) {
     s.cut_off_user("gus", 45, None).await.unwrap();
     let again = s.revocations_after(page.cursor, 100).await.unwrap();
     assert_eq!(again.users.len(), 1);
-    assert_eq!(again.users[0].not_before, 50);
+    assert_eq!(again.users[0].not_before, 51);
     // A password change replaces the hash in the same write.
     assert!(s
         .cut_off_user("gus", 60, Some("argon2id$new"))
@@ -173,7 +177,7 @@ pub async fn old_not_before_instants_are_purged<S: Store>(s: S) {
     assert_eq!(s.purge_not_before(15, 100).await.unwrap(), 1);
     let left = s.revocations_after(0, 100).await.unwrap();
     assert_eq!(left.users.len(), 1);
-    assert_eq!(left.users[0].not_before, 20);
+    assert_eq!(left.users[0].not_before, 21);
 }
 
 /// Each write that changes what a cache may hold is heard by the store's own subscribers (on
