@@ -35,7 +35,8 @@ pub enum OAuthError {
     Pkce(#[from] PkceError),
     #[error("too many sign-in attempts; retry in {retry_after} seconds")]
     Throttled { retry_after: i64 },
-    /// The server has more password checks queued than it will take on; nothing was checked.
+    /// The server has more password checks queued than it will take on, or the database did not
+    /// answer; nothing was done.
     #[error("the server is busy; retry in {retry_after} seconds")]
     Unavailable { retry_after: i64 },
     /// Never shown to clients beyond "internal error"; the source says what broke.
@@ -59,9 +60,21 @@ pub enum InternalError {
     Blocking(String),
 }
 
+/// How long a client should wait when the database did not answer: a restarted database is
+/// usually back, and the pool connected again, within a couple of seconds.
+pub(crate) const DATABASE_RETRY_AFTER: i64 = 2;
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        OAuthError::Internal(e.into())
+        match e {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "the database did not answer; the client may retry");
+                OAuthError::Unavailable {
+                    retry_after: DATABASE_RETRY_AFTER,
+                }
+            }
+            e => OAuthError::Internal(e.into()),
+        }
     }
 }
 

@@ -52,7 +52,15 @@ pub enum SignInError {
 
 impl From<StoreError> for SignInError {
     fn from(e: StoreError) -> Self {
-        SignInError::Internal(e.into())
+        match e {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "the database did not answer a sign-in");
+                SignInError::Busy {
+                    retry_after: crate::error::DATABASE_RETRY_AFTER,
+                }
+            }
+            e => SignInError::Internal(e.into()),
+        }
     }
 }
 

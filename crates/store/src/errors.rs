@@ -153,11 +153,31 @@ fn violated(e: &sqlx::Error) -> Option<&'static Unique> {
 }
 
 /// A sqlx error as the store reports it: a unique violation a caller can cause as its
-/// [`Conflict`], anything else as a backend error.
+/// [`Conflict`], a database that did not answer as [`StoreError::Unavailable`] (worth a retry),
+/// anything else as a backend error.
 pub fn backend(e: sqlx::Error) -> StoreError {
+    if unreachable(&e) {
+        return StoreError::Unavailable(Box::new(e));
+    }
     match violated(&e).and_then(|u| u.conflict.clone()) {
         Some(c) => StoreError::Conflict(c),
         None => StoreError::Backend(Box::new(e)),
+    }
+}
+
+/// The connection failed, none could be had in time, or PostgreSQL is shutting down or starting
+/// (SQLSTATE classes 08, connection exception, and 57P, operator intervention).
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 
