@@ -197,6 +197,10 @@ class Latchkey:
         return Client(name, out["client_id"], out.get("client_secret"))
 
     def start(self) -> "Latchkey":
+        return self.launch().wait_ready()
+
+    def launch(self) -> "Latchkey":
+        """Starts the process without waiting for it (several nodes may then start at once)."""
         assert os.access(BIN, os.X_OK), f"no latchkey binary at {BIN}: run `cargo build -p latchkey`"
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -208,7 +212,10 @@ class Latchkey:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 30
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> "Latchkey":
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"latchkey serve exited {self.proc.returncode}:\n{self.log()}")

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Interop tests: independent OAuth2 and JWT implementations (authlib, oauthlib, PyJWT and Open
 # edX's edx-drf-extensions) against the real `latchkey` binary, and test_flood.py: a sign-in flood
-# from one address at the default argon2id cost while another address signs in (~20 s).
-# Builds nothing: it runs $LATCHKEY_BIN, by default target/debug/latchkey (so run
-# `cargo build -p latchkey` first).
+# from one address at the default argon2id cost while another address signs in (~20 s), and
+# test_cluster*.py: three nodes on a private PostgreSQL cluster (initdb, as user postgres when run
+# as root) behind latchkey-guard's example service (~1 min).
+# Builds nothing: it runs $LATCHKEY_BIN, by default target/debug/latchkey, and $LATCHKEY_GUARD_BIN,
+# by default the examples/protected beside it (so run `cargo build -p latchkey` and
+# `cargo build -p latchkey-guard --example protected` first).
 # The Python packages go into a venv at $LATCHKEY_VENV (default /tmp/latchkey-interop-venv),
 # made when missing and brought up to tests/interop/requirements.txt when that file changes.
 # Extra arguments go to pytest (e.g. `bash tests/interop/run.sh -k edx -x`).
