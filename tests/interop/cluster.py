@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
@@ -236,6 +237,30 @@ class Cluster:
                 failures.append(f"node {name} exited {code} on SIGTERM:\n{node.log()}")
         self.pg.destroy()
         return failures
+
+
+@contextmanager
+def running(tmp: pathlib.Path, users: tuple[str, ...], staff: tuple[str, ...] = ()):
+    """A cluster with LONG_CACHES, `users` (password `<name>-Pass-1`) and the clients every
+    cluster test uses, made with node A's CLI: `mobile` (public, password grant), `resource` (a
+    resource server: introspection and the revocation feed; the first user's) and `service`
+    (client_credentials, acting as the second user). Every node must stop cleanly at the end."""
+    made = Cluster(tmp, settings=LONG_CACHES)
+    a = made["A"]
+    made.users = {name: a.create_user(name, f"{name}-Pass-1", staff=name in staff) for name in users}
+    made.clients = {
+        "mobile": a.create_client("mobile", users[0], "password", public=True),
+        "resource": a.create_client(
+            "resource", users[0], "client-credentials", secret="resource-secret-0123456789",
+            permissions=("introspect", "revocations:read"),
+        ),
+        "service": a.create_client("service", users[1], "client-credentials", secret="service-secret-0123456789"),
+    }
+    try:
+        yield made
+    finally:
+        failures = made.stop()
+    assert not failures, "\n\n".join(failures)
 
 
 def sign_in(node, mobile, user) -> dict:

@@ -18,7 +18,7 @@ import time
 import pytest
 import requests
 
-from cluster import LONG_CACHES, Cluster, GuardService, distribution, refresh, revoke, sign_in, token_hash
+from cluster import GuardService, distribution, refresh, revoke, running, sign_in, token_hash
 from conftest import jwt_claims
 
 # Every bound here is far above what notices take (milliseconds) and far below what the caches
@@ -29,30 +29,17 @@ REVOCATIONS = 200
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    made = Cluster(tmp_path_factory.mktemp("cluster"), settings=LONG_CACHES)
-    a = made["A"]
-    made.users = {
-        name: a.create_user(name, f"{name}-Pass-1", staff=(name == "alice"))
-        for name in ("alice", "dave", "erin", "frank")
-    }
-    made.clients = {
-        "mobile": a.create_client("mobile", "alice", "password", public=True),
-        "resource": a.create_client(
-            "resource", "alice", "client-credentials", secret="resource-secret-0123456789",
-            permissions=("introspect", "revocations:read"),
-        ),
-        "service": a.create_client("service", "dave", "client-credentials", secret="service-secret-0123456789"),
-        "authz": a.create_client(
+    with running(tmp_path_factory.mktemp("cluster"), ("alice", "dave", "erin", "frank"), staff=("alice",)) as made:
+        made.clients["authz"] = made["A"].create_client(
             "authz-admin", "alice", "client-credentials", secret="authz-secret-0123456789",
             permissions=("authz:read", "authz:write"),
-        ),
-    }
-    resource = made.clients["resource"]
-    made.guard = GuardService.start(a.workdir, made.issuer, resource.client_id, resource.client_secret)
-    yield made
-    made.guard.stop()
-    failures = made.stop()
-    assert not failures, "\n\n".join(failures)
+        )
+        resource = made.clients["resource"]
+        made.guard = GuardService.start(made["A"].workdir, made.issuer, resource.client_id, resource.client_secret)
+        try:
+            yield made
+        finally:
+            made.guard.stop()
 
 
 def live_refresh_tokens(cluster, family: str) -> int:

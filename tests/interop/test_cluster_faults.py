@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from cluster import LONG_CACHES, Cluster, GuardService, revoke, sign_in, token_hash
+from cluster import GuardService, revoke, running, sign_in, token_hash
 from conftest import jwt_claims
 
 FAMILIES = 36
@@ -28,20 +28,8 @@ REREAD_BOUND = 10.0
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    made = Cluster(tmp_path_factory.mktemp("faults"), settings=LONG_CACHES)
-    a = made["A"]
-    made.users = {name: a.create_user(name, f"{name}-Pass-1") for name in ("gina", "hank")}
-    made.clients = {
-        "mobile": a.create_client("mobile", "gina", "password", public=True),
-        "resource": a.create_client(
-            "resource", "gina", "client-credentials", secret="resource-secret-0123456789",
-            permissions=("introspect", "revocations:read"),
-        ),
-        "service": a.create_client("service", "hank", "client-credentials", secret="service-secret-0123456789"),
-    }
-    yield made
-    failures = made.stop()
-    assert not failures, "\n\n".join(failures)
+    with running(tmp_path_factory.mktemp("faults"), ("gina", "hank")) as made:
+        yield made
 
 
 class Load:
