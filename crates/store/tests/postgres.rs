@@ -77,3 +77,35 @@ async fn a_public_client_row_cannot_hold_permissions() {
 }
 
 users_from_before_0005!("postgres", Backend::Postgres, fresh_database().await);
+
+/// Replicas started at once on a new database (a deployment's first rollout): every one of them
+/// opens it, and each migration is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_opening_a_new_database_at_once_all_migrate_it() {
+    let url = fresh_database().await;
+    let opening: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { open(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for node in opening {
+        match node.await.unwrap() {
+            Ok(Backend::Postgres(s)) => stores.push(s),
+            Ok(Backend::Sqlite(_)) => unreachable!(),
+            Err(e) => panic!("a node could not open the new database: {e}"),
+        }
+    }
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(stores[0].pool())
+            .await
+            .unwrap();
+    let versions: Vec<i64> = applied.iter().map(|m| m.0).collect();
+    let mut unique = versions.clone();
+    unique.dedup();
+    assert_eq!(versions, unique, "a migration was recorded twice");
+    assert!(applied.iter().all(|m| m.1), "{applied:?}");
+    assert!(!applied.is_empty());
+}
