@@ -164,3 +164,23 @@ def test_revocation_propagation_times(cluster, capsys):
             delays.append(cluster.guard.refused_within(token, BOUND))
     with capsys.disabled():
         print(f"\nrevocation on B or C -> refused by the guard following A: {distribution(delays)}")
+
+
+def test_password_limits_are_counted_once_for_all_nodes(cluster):
+    """`throttle.account_failures` (10) wrong passwords spread over three nodes lock the account on
+    every node: three nodes do not allow three times the guesses."""
+    frank = cluster.users["frank"]
+    mobile = cluster.clients["mobile"]
+
+    def attempt(name: str, password: str) -> requests.Response:
+        return requests.post(cluster[name].token_url, data={
+            "grant_type": "password", "client_id": mobile.client_id, "username": frank.username,
+            "password": password}, timeout=10)
+
+    for i in range(10):
+        r = attempt("ABC"[i % 3], "wrong-password")
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    for name in "ABC":
+        r = attempt(name, frank.password)
+        assert r.status_code == 429, f"node {name}: {r.status_code} {r.text}"
+        assert r.json()["error"] == "temporarily_unavailable" and r.headers.get("retry-after"), r.text
