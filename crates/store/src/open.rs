@@ -100,7 +100,11 @@ pub async fn connect(url: &str) -> Result<Backend, OpenError> {
         let options = PgConnectOptions::from_str(url).map_err(malformed)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // How long a request may wait for a connection before it is told to come back (503
+            // with Retry-After): a database that is down, or one so busy that every connection
+            // stays taken this long. Writes of a group commit wait in turn, so a request may wait
+            // a few of these while the database is away.
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
             .map_err(|source| OpenError::Connect {
