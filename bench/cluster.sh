@@ -18,7 +18,9 @@
 #
 # Knobs (environment): DURATION=5 (seconds per wrk run), REPS=3 (rounds; medians are reported),
 # WARMUP=2 (seconds of the unrecorded run after each start), THREADS=2 CONNS=32 (wrk -t/-c in total; even
-# numbers), OPS="cc_opaque cc_jwt refresh", PG_URL=postgres://postgres@127.0.0.1:5432,
+# numbers), CONNS_1NODE=CONNS (the 1-node runs' connections: CONNS/2 gives the one node the load
+# each of two nodes has, to tell what a second node costs from what a smaller load per node costs),
+# OPS="cc_opaque cc_jwt refresh", PG_URL=postgres://postgres@127.0.0.1:5432,
 # CARGO_TARGET_DIR (default ./target), LATCHKEY_REV=REV or LATCHKEY_BIN=PATH (as bench/run.sh).
 #
 # Output: a table on stdout; bench/results/<date>-cluster.tsv (per operation: medians and ratios) and
@@ -30,6 +32,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 OPS="${OPS:-cc_opaque cc_jwt refresh}"
+CONNS_1NODE="${CONNS_1NODE:-$CONNS}"
 
 SUMMARY="$RESULTS/$STAMP-cluster.tsv"
 RUNS_OUT="$RESULTS/$STAMP-cluster-runs.tsv"
@@ -102,16 +105,18 @@ run_one() { # N OP REP: one measured run of OP on N fresh nodes, after a warm-up
   ((n == 1)) || phase="${n}nodes"
   x0="$(pg_xacts)"
   nodes_up "$n"
-  RUN_DURATION="$WARMUP" RUNS="$TMP/warmup.tsv" "op_$op" warmup "$rep"
+  local conns="$CONNS"
+  ((n > 1)) || conns="$CONNS_1NODE"
+  CONNS="$conns" RUN_DURATION="$WARMUP" RUNS="$TMP/warmup.tsv" "op_$op" warmup "$rep"
   warm_reqs="$(tail -n1 "$TMP/warmup.tsv" | cut -f5)"
-  "op_$op" "$phase" "$rep"
+  CONNS="$conns" "op_$op" "$phase" "$rep"
   nodes_down
   [ "$op" != refresh ] || seeded=$((2 * SEEDS))
   XACTS+=("$(($(pg_xacts) - x0)) $((warm_reqs + seeded))")
 }
 
 # REPS rounds; in each, every operation with 1 node and with 2, the order swapped every round.
-log "$REPS rounds of: $OPS; each with 1 node and with 2 (${DURATION} s, wrk $THREADS x $CONNS in total)"
+log "$REPS rounds of: $OPS; each with 1 node and with 2 (${DURATION} s, wrk $THREADS x $CONNS in total, $CONNS_1NODE connections with 1 node)"
 for ((rep = 1; rep <= REPS; rep++)); do
   order="1 2"
   ((rep % 2)) || order="2 1"
@@ -137,7 +142,7 @@ serve_log_summary "PostgreSQL, 1 and 2 nodes"
 
 python3 - "$RUNS_OUT" "$SUMMARY" \
   "date=$STAMP" \
-  "command=bash bench/cluster.sh (DURATION=$DURATION REPS=$REPS THREADS=$THREADS CONNS=$CONNS WARMUP=$WARMUP)" \
+  "command=bash bench/cluster.sh (DURATION=$DURATION REPS=$REPS THREADS=$THREADS CONNS=$CONNS CONNS_1NODE=$CONNS_1NODE WARMUP=$WARMUP)" \
   "latchkey=$LATCHKEY_DESC" "machine=$(machine)" "loadavg_start=$START_LOAD" "loadavg_end=$END_LOAD" <<'PY'
 import csv, statistics, sys
 runs, summary, meta = sys.argv[1], sys.argv[2], sys.argv[3:]
