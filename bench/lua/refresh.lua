@@ -4,7 +4,9 @@
 -- that connection's response (no pipelining), so a per-thread queue is enough: each 200 response's
 -- new refresh_token is pushed, each request pops one. The queue starts with the tokens of
 -- BENCH_SEEDS (one per line, made by password grants before the run; thread k of n takes lines
--- k, k+n, ...), so no password hashing happens during the run. If the queue is ever empty (a
+-- k, k+n, ...), so no password hashing happens during the run. When one load is split over m wrk
+-- processes (bench/cluster.sh, one per node), process s (BENCH_SHARD s of BENCH_SHARDS m) takes
+-- lines s*n+k, s*n+k+m*n, ...: no two processes share a token. If the queue is ever empty (a
 -- refresh failed), the request is a password grant instead (BENCH_RESEED_BODY) and is counted in
 -- `reseeds`, so the figure can exclude it.
 --   BENCH_CLIENT_ID  the public client; BENCH_TOKEN_TYPE  "jwt" or ""; BENCH_THREADS  wrk's -t
@@ -23,10 +25,12 @@ reseeds = 0
 
 function init(args)
   local n = tonumber(os.getenv("BENCH_THREADS") or "2")
+  local shard = tonumber(os.getenv("BENCH_SHARD") or "0")
+  local shards = tonumber(os.getenv("BENCH_SHARDS") or "1")
   local i = 0
   for line in io.lines(os.getenv("BENCH_SEEDS")) do
     if line ~= "" then
-      if i % n == id - 1 then
+      if i % (n * shards) == shard * n + id - 1 then
         table.insert(queue, line)
       end
       i = i + 1
