@@ -98,7 +98,8 @@ latchkey_binary() {
   if [ -n "${LATCHKEY_BIN:-}" ]; then
     log "latchkey: using $LATCHKEY_BIN"
     cp "$LATCHKEY_BIN" "$TMP/bin/latchkey"
-    LATCHKEY_DESC="$LATCHKEY_BIN"
+    # Its content, not its path: the results go into the repository.
+    LATCHKEY_DESC="a given binary, sha256 $(sha256sum "$LATCHKEY_BIN" | cut -c1-12)"
   elif [ -n "${LATCHKEY_REV:-}" ]; then
     # The committed tree at that revision (not the work tree), built beside it with the same target
     # dir; the binary is kept per commit in /var/tmp/latchkey-bench-bin for the next run.
