@@ -72,46 +72,48 @@ impl<'a> AppToken<'a> {
 
 impl<S: Store> TokenService<S> {
     /// Who may have a session for this app token. Checked in Open edX's order once the token is
-    /// known to be ours and live: the account, then the grant. `auth_time` is the token's issue
-    /// time, the latest moment the user is known to have been signed in to the app.
+    /// known to be ours and unexpired: the account, then revocation, then the grant. A disabled
+    /// user's tokens were revoked with the account; the app is told `account_disabled` all the
+    /// same, as Open edX tells it, so that it can say why. `auth_time` is the token's issue time,
+    /// the latest moment the user is known to have been signed in to the app.
     pub async fn webview_sign_in(
         &self,
         token: AppToken<'_>,
         now: i64,
     ) -> Result<Authenticated, WebViewError> {
-        let (user, password_grant, issued_at) = match token {
+        let (user, revoked, password_grant, issued_at) = match token {
             AppToken::Jwt(jwt) => {
                 let ring = self.keys.current();
                 let claims: AccessClaims =
                     latchkey_token::verify(jwt, &ring.verifying, &self.validation, now)
                         .map_err(|_| WebViewError::InvalidToken)?;
-                if self
+                let user = self.user_of(&claims).await?;
+                let revoked = self
                     .store
                     .is_jwt_revoked(&claims.jti, &claims.sub, claims.iat)
-                    .await?
-                {
-                    return Err(WebViewError::InvalidToken);
-                }
-                let user = self.user_of(&claims).await?;
+                    .await?;
                 let password =
                     claims.grant_type == GrantType::Password.as_str() && claims.token_use.is_none();
-                (user, password, claims.iat)
+                (user, revoked, password, claims.iat)
             }
             AppToken::Opaque(opaque) => {
                 let Some((row, user)) = self.store.access_token(&self.hasher.hash(opaque)).await?
                 else {
                     return Err(WebViewError::InvalidToken);
                 };
-                if row.revoked || row.expires_at <= now {
+                if row.expires_at <= now {
                     return Err(WebViewError::InvalidToken);
                 }
                 let client = self.client(&row.client_id).await?;
                 let password = client.is_some_and(|c| c.grant_type == GrantType::Password);
-                (user, password, row.issued_at)
+                (user, row.revoked, password, row.issued_at)
             }
         };
         if user.disabled || user.password_hash.is_none() {
             return Err(WebViewError::AccountDisabled);
+        }
+        if revoked {
+            return Err(WebViewError::InvalidToken);
         }
         if !password_grant {
             return Err(WebViewError::NonSupportedToken);

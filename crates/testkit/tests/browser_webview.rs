@@ -152,18 +152,32 @@ async fn disabled_users_and_users_without_a_password_get_no_session<S: Store>(
 ) {
     server.user("pia", PASSWORD).await;
     let (id, secret) = server.confidential("mobile", "pia", "password").await;
-    let jwt = token(
-        &server,
-        &[
-            ("grant_type", "password"),
-            ("username", "pia"),
-            ("password", PASSWORD),
+    let sign_in = [
+        ("grant_type", "password"),
+        ("username", "pia"),
+        ("password", PASSWORD),
+        ("client_id", &id),
+        ("client_secret", &secret),
+        ("token_type", "jwt"),
+    ];
+    // A revoked token of an enabled user opens nothing.
+    let revoked = token(&server, &sign_in).await;
+    let r = reqwest::Client::new()
+        .post(server.url("/oauth2/revoke_token"))
+        .form(&[
+            ("token", revoked.as_str()),
             ("client_id", &id),
             ("client_secret", &secret),
-            ("token_type", "jwt"),
-        ],
-    )
-    .await;
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = exchange(&server, Some(&format!("JWT {revoked}"))).await;
+    assert_eq!(error_code(r).await, (401, "invalid_token".into()));
+
+    // Disabling revokes every token of the user (the same second included); the app is told why.
+    let jwt = token(&server, &sign_in).await;
     server
         .store
         .set_user_disabled("pia", true, latchkey_server::clock::now())
