@@ -158,7 +158,7 @@ def test_a_node_killed_during_refresh_load_forks_no_session(cluster):
     assert r is not None and r.status_code == 200, r and r.text
 
 
-def test_postgres_restarted_under_load(cluster, tmp_path):
+def test_postgres_restarted_under_load(cluster, tmp_path, capsys):
     service = cluster.clients["service"]
     auth = (service.client_id, service.client_secret)
     resource = cluster.clients["resource"]
@@ -236,8 +236,10 @@ def test_postgres_restarted_under_load(cluster, tmp_path):
             while rereads_of(cluster[name]) <= rereads[name]:
                 assert time.monotonic() - back < REREAD_BOUND, f"node {name} did not re-read"
                 time.sleep(0.05)
-        print(f"\nPostgreSQL stopped: 503 after {probe_took * 1000:.0f} ms; restarted: nodes served again {served_again * 1000:.0f} ms after it was up; "
-              f"revocation seen by A's introspection after {introspection_took * 1000:.0f} ms, by the "
-              f"guard after {guard_took * 1000:.0f} ms; load answers {dict(load.tally)}")
+        with capsys.disabled():
+            print(f"\nPostgreSQL stopped: 503 after {probe_took * 1000:.0f} ms; restarted: nodes served "
+                  f"again {served_again * 1000:.0f} ms after it was up; revocation seen by A's "
+                  f"introspection after {introspection_took * 1000:.0f} ms, by the guard after "
+                  f"{guard_took * 1000:.0f} ms; load answers {dict(load.tally)}")
     finally:
         guard.stop()
