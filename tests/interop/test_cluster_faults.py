@@ -199,8 +199,8 @@ def test_postgres_restarted_under_load(cluster, tmp_path, capsys):
         with Load(step, 6) as load:
             time.sleep(1)
             cluster.pg.stop("immediate")
-            # While it is down, a request waits for a connection (3 s, a few times over behind a
-            # group commit), then is told to come back: 503 temporarily_unavailable with
+            # While it is down, a request waits for a connection (3 s, twice behind a group
+            # commit), then is told to come back: 503 temporarily_unavailable with
             # Retry-After (the load's threads check the same of every answer).
             down = time.monotonic()
             probe = requests.post(cluster["C"].token_url, data={"grant_type": "client_credentials"},

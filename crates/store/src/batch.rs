@@ -93,6 +93,24 @@ async fn writer<T: Send + 'static, R: Send + 'static>(
     }
 }
 
+/// Every item's answer when a batch failed because the database did not answer, or `None` when it
+/// failed otherwise and each item is worth trying alone: alone, each would wait for a connection
+/// again, one after another, while every caller behind them waits too.
+pub(crate) fn all_unavailable<R>(
+    items: usize,
+    e: &StoreError,
+) -> Option<Vec<Result<R, StoreError>>> {
+    let StoreError::Unavailable(why) = e else {
+        return None;
+    };
+    let why = why.to_string();
+    Some(
+        (0..items)
+            .map(|_| Err(StoreError::Unavailable(why.clone().into())))
+            .collect(),
+    )
+}
+
 fn stopped() -> StoreError {
     StoreError::Backend("the batch writer has stopped".into())
 }

@@ -20,6 +20,7 @@ use sqlx::Row;
 use super::tokens::insert_families;
 use super::users::{user, user_columns};
 use super::{Conn, Db, DbRow};
+use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
 use crate::store::{NewFamily, Redemption, SqlStore};
@@ -78,7 +79,10 @@ pub(super) async fn redeem_batch(
     match done {
         Ok(won) => won.into_iter().map(Ok).collect(),
         Err(e) if batch.len() == 1 => vec![Err(e)],
-        Err(_) => {
+        Err(e) => {
+            if let Some(all) = all_unavailable(batch.len(), &e) {
+                return all;
+            }
             let mut results = Vec::with_capacity(batch.len());
             for i in 0..batch.len() {
                 let all = batch.clone();

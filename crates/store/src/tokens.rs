@@ -12,6 +12,7 @@ use sqlx::Row;
 use super::revocations::next_number;
 use super::users::{user, user_columns};
 use super::{Conn, Db, ONE_WRITER};
+use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
 use crate::store::{NewFamily, SqlStore};
@@ -57,8 +58,20 @@ pub(super) async fn insert_access_batch(
     pool: &sqlx::Pool<Db>,
     rows: &[AccessTokenRow],
 ) -> Vec<Result<(), StoreError>> {
-    if rows.len() > 1 && access_insert(rows).build().execute(pool).await.is_ok() {
-        return rows.iter().map(|_| Ok(())).collect();
+    if rows.len() > 1 {
+        match access_insert(rows)
+            .build()
+            .execute(pool)
+            .await
+            .map_err(backend)
+        {
+            Ok(_) => return rows.iter().map(|_| Ok(())).collect(),
+            Err(e) => {
+                if let Some(all) = all_unavailable(rows.len(), &e) {
+                    return all;
+                }
+            }
+        }
     }
     let mut results = Vec::with_capacity(rows.len());
     for a in rows {
