@@ -32,7 +32,9 @@ use latchkey_core::notice::{Change, Notice};
 use latchkey_core::store::{Conflict, Store, StoreError};
 use latchkey_core::user::email_key;
 
-use super::{Db, ADVANCE_USER_IDS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY, ONE_WRITER};
+use super::{
+    Db, ACCESS_ROWS, ADVANCE_USER_IDS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY, ONE_WRITER,
+};
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
 use crate::notices::{self, Hub};

@@ -20,6 +20,13 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 /// bound parameters.
 pub(crate) const MAX_BATCH: usize = 100;
 
+/// The statement that inserts a batch of opaque access-token rows on a backend that has one of its
+/// own, instead of the `VALUES` list both share (`postgres.rs` says why).
+pub(crate) type AccessRows<Db> =
+    for<'a> fn(
+        &'a [latchkey_core::store::AccessTokenRow],
+    ) -> sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments<'a>>;
+
 /// Writes one batch and answers for each item, in order (`R`: what a caller learns besides
 /// success, such as whether its compare-and-swap won).
 pub(crate) type WriteBatch<T, R = ()> = Arc<

@@ -21,6 +21,10 @@ pub(crate) const KEYS_JOINED: bool = false;
 pub(crate) const NOTIFY: Option<&str> = None;
 pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> = None;
 
+/// A batch of access-token rows is the `VALUES` list both backends share (`tokens.rs`): SQLite
+/// prepares a statement in-process, without a round trip.
+pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = None;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The same files as `postgres.rs` includes: see `backend.rs` for why.

@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::revocations::next_number;
 use super::users::{user, user_columns};
-use super::{Conn, Db, ONE_WRITER};
+use super::{Conn, Db, ACCESS_ROWS, ONE_WRITER};
 use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
@@ -59,12 +59,11 @@ pub(super) async fn insert_access_batch(
     rows: &[AccessTokenRow],
 ) -> Vec<Result<(), StoreError>> {
     if rows.len() > 1 {
-        match access_insert(rows)
-            .build()
-            .execute(pool)
-            .await
-            .map_err(backend)
-        {
+        let written = match ACCESS_ROWS {
+            Some(statement) => statement(rows).execute(pool).await,
+            None => access_insert(rows).build().execute(pool).await,
+        };
+        match written.map_err(backend) {
             Ok(_) => return rows.iter().map(|_| Ok(())).collect(),
             Err(e) => {
                 if let Some(all) = all_unavailable(rows.len(), &e) {

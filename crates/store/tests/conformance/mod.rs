@@ -683,6 +683,70 @@ pub async fn revoking_a_family_reaches_every_token<S: Store>(s: S) {
     s.revoke_family("f1", 4).await.unwrap();
 }
 
+/// Opaque access tokens inserted at once are group-committed: each row is written whole, with
+/// every column as given, and a row that cannot be written (a hash already taken) fails alone.
+pub async fn concurrent_access_tokens_are_written_whole_and_fail_alone<S: Store + Clone>(s: S) {
+    let u = a_user(&s, "ines").await;
+    s.insert_access_token(&opaque("taken", u.id, None, 0))
+        .await
+        .unwrap();
+    let row = |i: usize| {
+        let mut a = opaque(
+            &format!("t{i}"),
+            u.id,
+            (i % 3 == 0).then_some("f9"),
+            i as i64,
+        );
+        a.scopes = (0..i % 4).map(|k| format!("scope{k}")).collect();
+        a.revoked = i % 5 == 0;
+        a
+    };
+    let s = Arc::new(s);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let (s, a) = (s.clone(), row(i));
+        tasks.push(tokio::spawn(async move { s.insert_access_token(&a).await }));
+    }
+    let (s2, mut clash) = (s.clone(), opaque("taken", u.id, None, 7));
+    clash.jti = "jti-clash".into();
+    let clash = tokio::spawn(async move { s2.insert_access_token(&clash).await });
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert!(clash.await.unwrap().is_err(), "a taken hash is refused");
+    for i in 0..64 {
+        let (found, holder) = s
+            .access_token(&hash(&format!("t{i}")))
+            .await
+            .unwrap()
+            .unwrap();
+        let want = row(i);
+        assert_eq!(holder, u);
+        assert_eq!(
+            (found.jti, found.client_id, found.user_id, found.scopes),
+            (want.jti, want.client_id, want.user_id, want.scopes),
+            "row {i}"
+        );
+        assert_eq!(
+            (
+                found.issued_at,
+                found.expires_at,
+                found.family_id,
+                found.revoked
+            ),
+            (
+                want.issued_at,
+                want.expires_at,
+                want.family_id,
+                want.revoked
+            ),
+            "row {i}"
+        );
+    }
+    let (kept, _) = s.access_token(&hash("taken")).await.unwrap().unwrap();
+    assert_eq!(kept.jti, "jti-taken", "the clash changed nothing");
+}
+
 pub async fn single_revocations<S: Store>(s: S) {
     let u = a_user(&s, "frank").await;
     s.insert_access_token(&opaque("a1", u.id, None, 0))
@@ -767,6 +831,7 @@ macro_rules! suite {
             abandoned_writes_commit_whole,
             revoking_a_family_reaches_every_token,
             single_revocations,
+            concurrent_access_tokens_are_written_whole_and_fail_alone,
             purge_removes_only_what_cannot_matter,
             authz_rules_are_added_once_and_bump_the_version,
             authz_rules_are_removed_exactly,
