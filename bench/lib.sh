@@ -102,14 +102,16 @@ latchkey_binary() {
     LATCHKEY_DESC="a given binary, sha256 $(sha256sum "$LATCHKEY_BIN" | cut -c1-12)"
   elif [ -n "${LATCHKEY_REV:-}" ]; then
     # The committed tree at that revision (not the work tree), built beside it with the same target
-    # dir; the binary is kept per commit in /var/tmp/latchkey-bench-bin for the next run.
+    # dir; the binary is kept per commit in /var/tmp/latchkey-bench-bin for the next run. Extracted
+    # with fresh times (-m): with the commit's own, older than what the target dir last built from
+    # another tree, cargo would take that build for this one.
     local rev cached
     rev="$(git rev-parse "$LATCHKEY_REV^{commit}")"
     cached="/var/tmp/latchkey-bench-bin/$rev/latchkey"
     if [ ! -x "$cached" ]; then
       log "building latchkey at $LATCHKEY_REV (git archive; release)"
       mkdir -p "$TMP/src" "$(dirname "$cached")"
-      git archive "$rev" | tar -x -C "$TMP/src"
+      git archive "$rev" | tar -x -m -C "$TMP/src"
       (cd "$TMP/src" && cargo build --release -q -p latchkey)
       cp "$CARGO_TARGET_DIR/release/latchkey" "$cached.tmp" && mv "$cached.tmp" "$cached"
     fi

@@ -58,12 +58,15 @@ impl SqlStore<Db> {
         let (p, w) = (pool.clone(), writes.clone());
         // The group-commit writer is its own task already, and one multi-row INSERT is atomic by
         // itself: it takes the write turn but no transaction, which would cost two statements
-        // per batch on the hottest write.
+        // per batch on the hottest write. It writes one batch at a time, on a connection of its
+        // own (`tokens::OwnConnection` says why).
+        let own = Arc::new(tokio::sync::Mutex::new(tokens::OwnConnection::default()));
         let write: WriteBatch<_> = Arc::new(move |rows| {
-            let (pool, writes) = (p.clone(), w.clone());
+            let (pool, writes, own) = (p.clone(), w.clone(), own.clone());
             Box::pin(async move {
                 let _turn = writes.take().await;
-                tokens::insert_access_batch(&pool, &rows).await
+                let mut own = own.lock().await;
+                tokens::insert_access_batch(&pool, &mut own, &rows).await
             })
         });
         let (p, w) = (pool.clone(), writes.clone());

@@ -51,26 +51,63 @@ async fn insert_access(
     Ok(())
 }
 
+/// The access-token writer's connection, made on first use and dropped after any failure. A
+/// pooled connection costs a round trip to the database each time it is taken (sqlx checks it)
+/// and each time it is given back (sqlx flushes it): two for the statement itself, per batch, on
+/// the database and on the node. With the load spread over several nodes each one's batches are
+/// smaller, so what a batch costs counts for more per token (BENCHMARKS.md, several nodes).
+#[derive(Default)]
+pub(super) struct OwnConnection(Option<Conn>);
+
+impl OwnConnection {
+    /// The rows in one statement; after a failure the connection is dropped, since it may be
+    /// what failed.
+    async fn insert(
+        &mut self,
+        pool: &sqlx::Pool<Db>,
+        rows: &[AccessTokenRow],
+    ) -> Result<(), StoreError> {
+        use sqlx::ConnectOptions as _;
+        let conn = match &mut self.0 {
+            Some(conn) => conn,
+            None => self
+                .0
+                .insert(pool.connect_options().connect().await.map_err(backend)?),
+        };
+        let written = match ACCESS_ROWS {
+            Some(statement) => statement(rows).execute(&mut *conn).await,
+            None => access_insert(rows).build().execute(&mut *conn).await,
+        };
+        if written.is_err() {
+            self.0 = None;
+        }
+        written.map(drop).map_err(backend)
+    }
+}
+
 /// Writes one batch of the group-commit writer (`batch.rs`), which holds the write turn: one
-/// statement for the whole batch; if it fails, each row on its own, so that one bad row fails only
-/// its own request.
+/// statement for the whole batch, on the writer's own connection; if it fails, each row on its
+/// own, through the pool, so that one bad row fails only its own request.
 pub(super) async fn insert_access_batch(
     pool: &sqlx::Pool<Db>,
+    own: &mut OwnConnection,
     rows: &[AccessTokenRow],
 ) -> Vec<Result<(), StoreError>> {
-    if rows.len() > 1 {
-        let written = match ACCESS_ROWS {
-            Some(statement) => statement(rows).execute(pool).await,
-            None => access_insert(rows).build().execute(pool).await,
-        };
-        match written.map_err(backend) {
-            Ok(_) => return rows.iter().map(|_| Ok(())).collect(),
-            Err(e) => {
-                if let Some(all) = all_unavailable(rows.len(), &e) {
-                    return all;
-                }
-            }
-        }
+    let kept = own.0.is_some();
+    let mut failed = own.insert(pool, rows).await.err();
+    if kept && matches!(failed, Some(StoreError::Unavailable(_))) {
+        // A connection kept since an earlier batch may have been closed meanwhile (a restarted
+        // server, an idle timeout): once more, on a new one.
+        failed = own.insert(pool, rows).await.err();
+    }
+    let Some(e) = failed else {
+        return rows.iter().map(|_| Ok(())).collect();
+    };
+    if let Some(all) = all_unavailable(rows.len(), &e) {
+        return all;
+    }
+    if rows.len() == 1 {
+        return vec![Err(e)];
     }
     let mut results = Vec::with_capacity(rows.len());
     for a in rows {

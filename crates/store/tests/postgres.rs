@@ -109,3 +109,42 @@ async fn nodes_opening_a_new_database_at_once_all_migrate_it() {
     assert!(applied.iter().all(|m| m.1), "{applied:?}");
     assert!(!applied.is_empty());
 }
+
+/// The database restarted, or closed idle sessions, between two bursts of opaque tokens: the
+/// access-token writer's connection is gone, and the next token is still written (on a new one),
+/// not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opaque_tokens_are_written_after_the_database_dropped_every_connection() {
+    use latchkey_core::store::{TokenStore, UserStore};
+    let s = fresh().await;
+    let u = s
+        .insert_user(&conformance::user_row("otto", "otto@example.org"))
+        .await
+        .unwrap();
+    s.insert_access_token(&conformance::opaque("before", u.id, None, 0))
+        .await
+        .unwrap();
+    let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+    )
+    .bind(&database)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(ended.len() >= 2, "the pool's and the writer's: {ended:?}");
+    s.insert_access_token(&conformance::opaque("after", u.id, None, 1))
+        .await
+        .unwrap();
+    assert!(s
+        .access_token(&conformance::hash("after"))
+        .await
+        .unwrap()
+        .is_some());
+}
