@@ -67,12 +67,9 @@ impl OwnConnection {
         pool: &sqlx::Pool<Db>,
         rows: &[AccessTokenRow],
     ) -> Result<(), StoreError> {
-        use sqlx::ConnectOptions as _;
         let conn = match &mut self.0 {
             Some(conn) => conn,
-            None => self
-                .0
-                .insert(pool.connect_options().connect().await.map_err(backend)?),
+            None => self.0.insert(connect(pool).await?),
         };
         let written = match ACCESS_ROWS {
             Some(statement) => statement(rows).execute(&mut *conn).await,
@@ -82,6 +79,19 @@ impl OwnConnection {
             self.0 = None;
         }
         written.map(drop).map_err(backend)
+    }
+}
+
+/// A new connection with the pool's options, within the time the pool gives to take one: a
+/// database that does not answer is [`StoreError::Unavailable`] as soon as for any other write.
+async fn connect(pool: &sqlx::Pool<Db>) -> Result<Conn, StoreError> {
+    use sqlx::ConnectOptions as _;
+    let bound = pool.options().get_acquire_timeout();
+    match tokio::time::timeout(bound, pool.connect_options().connect()).await {
+        Ok(made) => made.map_err(backend),
+        Err(_) => Err(StoreError::Unavailable(
+            format!("no connection within {} s", bound.as_secs()).into(),
+        )),
     }
 }
 
