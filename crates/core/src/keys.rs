@@ -182,11 +182,20 @@ pub struct KeyManager<S> {
     store: Arc<S>,
     kek: KeyEncryptionKey,
     random: Arc<dyn Random>,
+    /// Held from a reload's read to its swap: two reloads at once (the janitor's and a change
+    /// notice's) could otherwise swap in the order opposite to their reads, the older keys last,
+    /// and a revoked key would stay trusted until the next reload.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl<S: KeyStore> KeyManager<S> {
     pub fn new(store: Arc<S>, kek: KeyEncryptionKey, random: Arc<dyn Random>) -> Self {
-        KeyManager { store, kek, random }
+        KeyManager {
+            store,
+            kek,
+            random,
+            reloading: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Makes sure a current key exists (on first start an RS512 key, plus the RS512 `next` key the
@@ -209,6 +218,7 @@ impl<S: KeyStore> KeyManager<S> {
     /// True when a key `ring` trusted is no longer trusted (revoked or forgotten), so that answers
     /// cached while it was can be dropped.
     pub async fn reload(&self, ring: &KeyRing) -> Result<bool, KeyError> {
+        let _turn = self.reloading.lock().await;
         Ok(ring.replace(self.build_state().await?))
     }
 
@@ -435,6 +445,86 @@ impl<S: KeyStore + ClientStore> KeyManager<S> {
 mod tests {
     use super::*;
     use crate::random::OsRandom;
+    use std::sync::Mutex;
+    use tokio::sync::{oneshot, Notify};
+
+    /// Keys in memory, whose next read can be held: the keys are read at once, and given only
+    /// when the test lets them go.
+    #[derive(Default)]
+    struct HeldKeys {
+        keys: Mutex<Vec<StoredKey>>,
+        hold: Mutex<Option<oneshot::Receiver<()>>>,
+        read: Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl KeyStore for HeldKeys {
+        async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+            let keys = self.keys.lock().unwrap().clone();
+            let held = self.hold.lock().unwrap().take();
+            if let Some(released) = held {
+                self.read.notify_one();
+                let _ = released.await;
+            }
+            Ok(keys)
+        }
+        async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+            self.keys.lock().unwrap().push(key.clone());
+            Ok(())
+        }
+        async fn promote_key(&self, _: &str, _: i64) -> Result<(), StoreError> {
+            unreachable!("not promoted here")
+        }
+        async fn revoke_key(&self, kid: &str, now: i64) -> Result<KeyRevocation, StoreError> {
+            let mut keys = self.keys.lock().unwrap();
+            let key = keys.iter_mut().find(|k| k.kid == kid).unwrap();
+            key.state = KeyState::Revoked;
+            key.retired_at = Some(now);
+            Ok(KeyRevocation::Revoked)
+        }
+        async fn delete_keys_retired_before(&self, _: i64) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    /// The janitor's reload and a change notice's at once: the one that read the keys before a
+    /// revocation must not swap them in after the one that read them since.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reloads_at_once_never_bring_back_a_revoked_key() {
+        let store = Arc::new(HeldKeys::default());
+        let kek = KeyEncryptionKey::new(&[7; 32]).unwrap();
+        let keys = Arc::new(KeyManager::new(store.clone(), kek, Arc::new(OsRandom)));
+        keys.create(Algorithm::EdDSA, KeyState::Current, 0)
+            .await
+            .unwrap();
+        let next = keys
+            .create(Algorithm::EdDSA, KeyState::Next, 0)
+            .await
+            .unwrap()
+            .kid;
+        let ring = Arc::new(keys.load_ring(0).await.unwrap());
+        assert!(ring.current().verifying.contains(&next));
+
+        let (release, held) = oneshot::channel();
+        *store.hold.lock().unwrap() = Some(held);
+        let reload = || {
+            let (keys, ring) = (keys.clone(), ring.clone());
+            tokio::spawn(async move { keys.reload(&ring).await.unwrap() })
+        };
+        let early = reload();
+        store.read.notified().await;
+        store.revoke_key(&next, 1).await.unwrap();
+        let late = reload();
+        // Time for the late reload to finish first, if nothing keeps it from doing so.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        release.send(()).unwrap();
+        early.await.unwrap();
+        late.await.unwrap();
+        assert!(
+            !ring.current().verifying.contains(&next),
+            "the revoked key is trusted again"
+        );
+    }
 
     #[test]
     fn sealed_keys_open_only_with_the_same_kek_and_kid() {
