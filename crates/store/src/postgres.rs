@@ -26,26 +26,41 @@ pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> =
 
 /// A group-committed batch of opaque access tokens (`tokens.rs`) as one statement whose text is the
 /// same for every batch: each column's values go as one array, unnested into rows. A `VALUES` list
-/// is a new statement for every batch size, which a connection parses and plans afresh until it has
-/// prepared every size it meets (up to 100), and two nodes sharing the load meet more sizes, smaller.
-pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> =
-    Some(|rows| {
-        sqlx::query(
-        "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, expires_at, \
-         family_id, revoked) \
+/// is a new statement for every batch size, which a connection parses and plans afresh for each
+/// size it meets (up to 100 of them).
+pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = Some(unnested_access_rows);
+
+fn unnested_access_rows(
+    rows: &[latchkey_core::store::AccessTokenRow],
+) -> sqlx::query::Query<'_, Db, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "INSERT INTO access_tokens \
+         (hash, jti, client_id, user_id, scopes, issued_at, expires_at, family_id, revoked) \
          SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::int8[], $5::text[], \
          $6::int8[], $7::int8[], $8::text[], $9::bool[])",
     )
     .bind(rows.iter().map(|a| a.hash.as_bytes()).collect::<Vec<_>>())
     .bind(rows.iter().map(|a| a.jti.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.client_id.as_str()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|a| a.client_id.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|a| a.user_id.0).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| crate::codec::join(&a.scopes)).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|a| crate::codec::join(&a.scopes))
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|a| a.issued_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|a| a.expires_at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.family_id.as_deref()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|a| a.family_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|a| a.revoked).collect::<Vec<_>>())
-    });
+}
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
