@@ -16,7 +16,6 @@ import os
 import pathlib
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 
 import requests
 
-from conftest import BIN, Latchkey, free_port
+from conftest import BIN, Latchkey, free_port, terminate
 
 # Caches that a change could leave stale, set long (introspection answers for a minute, the most
 # allowed; the janitor's reloads hourly), so that only the change notices can explain a change
@@ -175,13 +174,7 @@ class GuardService:
         return self.log_path.read_text(errors="replace")[-8000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 10)
 
 
 class Cluster:

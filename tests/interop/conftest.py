@@ -37,6 +37,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def terminate(proc: subprocess.Popen, timeout: float) -> bool:
+    """SIGTERM to a running `proc`, and whether it exited within `timeout` s (else it is killed)."""
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
 def b64url_json(part: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
@@ -232,16 +246,10 @@ class Latchkey:
         """SIGTERM, then the exit code (None stays None only if it had to be killed)."""
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.exit_code = None
-                self.proc = None
-                raise AssertionError(f"latchkey did not stop within 15 s of SIGTERM:\n{self.log()}")
+        if not terminate(self.proc, 15):
+            self.exit_code = None
+            self.proc = None
+            raise AssertionError(f"latchkey did not stop within 15 s of SIGTERM:\n{self.log()}")
         self.exit_code = self.proc.returncode
         self.proc = None
         return self.exit_code

@@ -80,8 +80,9 @@ pub trait UserStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Ends every session, refresh family, opaque access token and unredeemed authorization code
     /// of the user, and refuses every JWT of theirs issued before `at` or in its second (the
-    /// revocation feed's not-before instant is `at + 1`); with `password_hash`, replaces the password in the same transaction
-    /// (a password change). Returns false when there is no such user.
+    /// revocation feed's not-before instant is `at + 1`); with `password_hash`, replaces the
+    /// password in the same transaction (a password change). Returns false when there is no such
+    /// user.
     async fn cut_off_user(
         &self,
         username: &str,
