@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use latchkey_core::notice::{Change, Notice};
+use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{Conflict, Store, StoreError};
 use latchkey_core::user::email_key;
 
@@ -37,6 +38,7 @@ use super::{
 };
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
+use crate::kept::Kept;
 use crate::notices::{self, Hub};
 use crate::store::SqlStore;
 use crate::write::{Ending, WriteTurn, Written};
@@ -46,6 +48,11 @@ use crate::OpenError;
 /// wait for the turn), else a few, so that their commits' WAL flushes overlap (on PostgreSQL four
 /// against one: 15-35 % more exchanges per second at the same CPU; docs/design/authorization-code.md).
 const REDEMPTIONS_IN_FLIGHT: usize = if ONE_WRITER { 1 } else { 4 };
+
+/// Connections kept for the hot reads (`kept.rs`), besides the pool's: as many as requests that
+/// read at once on two cores keep busy, and few enough that three nodes with their pools stay
+/// within PostgreSQL's default 100 connections.
+const KEPT_FOR_READS: usize = 8;
 
 /// A connection of this backend, as a write's transaction lends it (`&mut **tx`).
 type Conn = <Db as sqlx::Database>::Connection;
@@ -59,14 +66,13 @@ impl SqlStore<Db> {
         // The group-commit writer is its own task already, and one multi-row INSERT is atomic by
         // itself: it takes the write turn but no transaction, which would cost two statements
         // per batch on the hottest write. It writes one batch at a time, on a connection of its
-        // own (`tokens::OwnConnection` says why).
-        let own = Arc::new(tokio::sync::Mutex::new(tokens::OwnConnection::default()));
+        // own (`kept.rs` says why).
+        let own = Arc::new(Kept::new(pool.clone(), 1));
         let write: WriteBatch<_> = Arc::new(move |rows| {
             let (pool, writes, own) = (p.clone(), w.clone(), own.clone());
             Box::pin(async move {
                 let _turn = writes.take().await;
-                let mut own = own.lock().await;
-                tokens::insert_access_batch(&pool, &mut own, &rows).await
+                tokens::insert_access_batch(&pool, &own, Arc::new(rows)).await
             })
         });
         let (p, w) = (pool.clone(), writes.clone());
@@ -74,11 +80,13 @@ impl SqlStore<Db> {
             let (pool, writes) = (p.clone(), w.clone());
             Box::pin(async move { codes::redeem_batch(&pool, &writes, batch).await })
         });
+        let reads = Arc::new(Kept::new(pool.clone(), KEPT_FOR_READS));
         SqlStore {
             pool,
             writes,
             access_rows: Arc::new(Batcher::new(write, 1)),
             redemptions: Arc::new(Batcher::new(redeem, REDEMPTIONS_IN_FLIGHT)),
+            reads,
             hub: Hub::new(),
         }
     }
@@ -131,6 +139,26 @@ impl SqlStore<Db> {
             self.hub.send(Notice::Change(change));
         }
         Ok(done)
+    }
+
+    /// The row, if any, that `sql` finds by the keyed hash it binds as `$1`: the reads on every
+    /// request's path (a session, a code, a token), on a kept connection (`kept.rs`).
+    pub(crate) async fn row_by_hash(
+        &self,
+        sql: &'static str,
+        hash: &TokenHash,
+    ) -> Result<Option<DbRow>, StoreError> {
+        let hash = *hash;
+        self.reads
+            .run(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(sql)
+                        .bind(hash.as_bytes())
+                        .fetch_optional(conn)
+                        .await
+                })
+            })
+            .await
     }
 
     /// Applies the migrations this database lacks; returns them, oldest first.

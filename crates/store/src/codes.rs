@@ -178,18 +178,15 @@ impl AuthorizationStore for SqlStore<Db> {
     ) -> Result<Option<(CodeRow, Option<User>)>, StoreError> {
         // The two tables share no column name, so the row decodes as either; `id` is the users'
         // and NULL when the user is gone (codes keep no foreign key to users).
-        let row = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT ",
             code_columns!(),
             ", ",
             user_columns!(),
             " FROM authorization_codes LEFT JOIN users ON users.id = authorization_codes.user_id \
              WHERE hash = $1"
-        ))
-        .bind(hash.as_bytes())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        );
+        let row = self.row_by_hash(sql, hash).await?;
         let Some(r) = row else { return Ok(None) };
         let holder = match r.try_get::<Option<i64>, _>("id").map_err(backend)? {
             Some(_) => Some(user(&r).map_err(backend)?),

@@ -35,6 +35,7 @@ mod attempts;
 mod batch;
 mod codec;
 mod errors;
+mod kept;
 mod listen;
 mod notices;
 mod open;

@@ -60,15 +60,12 @@ impl SessionStore for SqlStore<Db> {
     }
 
     async fn session(&self, hash: &TokenHash) -> Result<Option<(SessionRow, User)>, StoreError> {
-        let row = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT ",
             session_columns!(),
             ", u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = $1"
-        ))
-        .bind(hash.as_bytes().to_vec())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        );
+        let row = self.row_by_hash(sql, hash).await?;
         let Some(r) = row else {
             return Ok(None);
         };

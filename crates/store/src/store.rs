@@ -1,6 +1,7 @@
-//! The store type both backends share: a pool, this process's write turn, the group-commit
-//! writers of opaque access tokens and code redemptions, and the hub of change notices. What it does on each backend is in
-//! `backend.rs` and the files it names; how it writes is in `write.rs`.
+//! The store type both backends share: a pool and the connections kept for the hot reads, this
+//! process's write turn, the group-commit writers of opaque access tokens and code redemptions,
+//! and the hub of change notices. What it does on each backend is in `backend.rs` and the files it
+//! names; how it writes is in `write.rs`.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{AccessTokenRow, Family, NewRefresh};
 
 use crate::batch::Batcher;
+use crate::kept::Kept;
 use crate::notices::Hub;
 use crate::write::WriteTurn;
 
@@ -18,6 +20,8 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
     /// Answers whether each redemption took its code.
     pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
+    /// Connections for the reads on every request's path (`kept.rs`).
+    pub(crate) reads: Arc<Kept<DB>>,
     /// Change notices, heard by this process's subscribers.
     pub(crate) hub: Arc<Hub>,
 }
@@ -51,6 +55,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
             writes: self.writes.clone(),
             access_rows: self.access_rows.clone(),
             redemptions: self.redemptions.clone(),
+            reads: self.reads.clone(),
             hub: self.hub.clone(),
         }
     }

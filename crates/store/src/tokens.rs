@@ -1,5 +1,7 @@
 //! Access tokens, refresh tokens and their families, revoked JWT ids: [`TokenStore`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use latchkey_core::notice::Change;
 use latchkey_core::secret::TokenHash;
@@ -15,6 +17,7 @@ use super::{Conn, Db, ACCESS_ROWS, ONE_WRITER};
 use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
+use crate::kept::Kept;
 use crate::store::{NewFamily, SqlStore};
 
 /// The `INSERT` of these access-token rows, one statement for them all.
@@ -51,65 +54,29 @@ async fn insert_access(
     Ok(())
 }
 
-/// The access-token writer's connection, made on first use and dropped after any failure. A
-/// pooled connection costs a round trip to the database each time it is taken (sqlx checks it)
-/// and each time it is given back (sqlx flushes it): two for the statement itself, per batch, on
-/// the database and on the node. With the load spread over several nodes each one's batches are
-/// smaller, so what a batch costs counts for more per token (BENCHMARKS.md, several nodes).
-#[derive(Default)]
-pub(super) struct OwnConnection(Option<Conn>);
-
-impl OwnConnection {
-    /// The rows in one statement; after a failure the connection is dropped, since it may be
-    /// what failed.
-    async fn insert(
-        &mut self,
-        pool: &sqlx::Pool<Db>,
-        rows: &[AccessTokenRow],
-    ) -> Result<(), StoreError> {
-        let conn = match &mut self.0 {
-            Some(conn) => conn,
-            None => self.0.insert(connect(pool).await?),
-        };
-        let written = match ACCESS_ROWS {
-            Some(statement) => statement(rows).execute(&mut *conn).await,
-            None => access_insert(rows).build().execute(&mut *conn).await,
-        };
-        if written.is_err() {
-            self.0 = None;
-        }
-        written.map(drop).map_err(backend)
-    }
-}
-
-/// A new connection with the pool's options, within the time the pool gives to take one: a
-/// database that does not answer is [`StoreError::Unavailable`] as soon as for any other write.
-async fn connect(pool: &sqlx::Pool<Db>) -> Result<Conn, StoreError> {
-    use sqlx::ConnectOptions as _;
-    let bound = pool.options().get_acquire_timeout();
-    match tokio::time::timeout(bound, pool.connect_options().connect()).await {
-        Ok(made) => made.map_err(backend),
-        Err(_) => Err(StoreError::Unavailable(
-            format!("no connection within {} s", bound.as_secs()).into(),
-        )),
-    }
-}
-
 /// Writes one batch of the group-commit writer (`batch.rs`), which holds the write turn: one
-/// statement for the whole batch, on the writer's own connection; if it fails, each row on its
-/// own, through the pool, so that one bad row fails only its own request.
+/// statement for the whole batch, on the writer's own connection (`kept.rs` says why: with the
+/// load spread over several nodes each one's batches are smaller, so what a batch costs besides
+/// its statement counts for more per token); if it fails, each row on its own, through the pool,
+/// so that one bad row fails only its own request.
 pub(super) async fn insert_access_batch(
     pool: &sqlx::Pool<Db>,
-    own: &mut OwnConnection,
-    rows: &[AccessTokenRow],
+    own: &Kept<Db>,
+    rows: Arc<Vec<AccessTokenRow>>,
 ) -> Vec<Result<(), StoreError>> {
-    let kept = own.0.is_some();
-    let mut failed = own.insert(pool, rows).await.err();
-    if kept && matches!(failed, Some(StoreError::Unavailable(_))) {
-        // A connection kept since an earlier batch may have been closed meanwhile (a restarted
-        // server, an idle timeout): once more, on a new one.
-        failed = own.insert(pool, rows).await.err();
-    }
+    let failed = own
+        .run(|conn| {
+            let rows = rows.clone();
+            Box::pin(async move {
+                match ACCESS_ROWS {
+                    Some(statement) => statement(&rows).execute(&mut *conn).await,
+                    None => access_insert(rows.iter()).build().execute(&mut *conn).await,
+                }
+                .map(drop)
+            })
+        })
+        .await
+        .err();
     let Some(e) = failed else {
         return rows.iter().map(|_| Ok(())).collect();
     };
@@ -120,7 +87,7 @@ pub(super) async fn insert_access_batch(
         return vec![Err(e)];
     }
     let mut results = Vec::with_capacity(rows.len());
-    for a in rows {
+    for a in rows.iter() {
         results.push(insert_access(pool, a).await);
     }
     results
@@ -302,16 +269,13 @@ impl TokenStore for SqlStore<Db> {
     ) -> Result<Option<(AccessTokenRow, User)>, StoreError> {
         // One round trip for the token and its user: introspection needs both. The two tables
         // share no column name, so the row decodes as either.
-        let row = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT a.hash, a.jti, a.client_id, a.user_id, a.scopes, a.issued_at, \
              a.expires_at, a.family_id, a.revoked, ",
             user_columns!(),
             " FROM access_tokens a JOIN users ON users.id = a.user_id WHERE a.hash = $1"
-        ))
-        .bind(hash.as_bytes())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        );
+        let row = self.row_by_hash(sql, hash).await?;
         let Some(r) = row else { return Ok(None) };
         let stored: Vec<u8> = r.try_get("hash").map_err(backend)?;
         let holder = user(&r).map_err(backend)?;
@@ -345,18 +309,13 @@ impl TokenStore for SqlStore<Db> {
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT r.scopes, r.issued_at, r.expires_at, r.rotated_at, r.successor, \
+        let sql = "SELECT r.scopes, r.issued_at, r.expires_at, r.rotated_at, r.successor, \
              f.id AS f_id, f.client_id AS f_client_id, f.user_id AS f_user_id, \
              f.created_at AS f_created_at, f.expires_at AS f_expires_at, \
              f.revoked_at AS f_revoked_at \
              FROM refresh_tokens r JOIN refresh_families f ON f.id = r.family_id \
-             WHERE r.hash = $1",
-        )
-        .bind(hash.as_bytes())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+             WHERE r.hash = $1";
+        let row = self.row_by_hash(sql, hash).await?;
         let Some(r) = row else { return Ok(None) };
         let revoked_at: Option<i64> = r.try_get("f_revoked_at").map_err(backend)?;
         Ok(Some(RefreshRow {

@@ -111,10 +111,10 @@ async fn nodes_opening_a_new_database_at_once_all_migrate_it() {
 }
 
 /// The database restarted, or closed idle sessions, between two bursts of opaque tokens: the
-/// access-token writer's connection is gone, and the next token is still written (on a new one),
-/// not refused.
+/// access-token writer's connection and those kept for reads are gone, and the next token is
+/// still written and read (on new ones), not refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn opaque_tokens_are_written_after_the_database_dropped_every_connection() {
+async fn opaque_tokens_are_written_and_read_after_the_database_dropped_every_connection() {
     use latchkey_core::store::{TokenStore, UserStore};
     let s = fresh().await;
     let u = s
@@ -124,6 +124,11 @@ async fn opaque_tokens_are_written_after_the_database_dropped_every_connection()
     s.insert_access_token(&conformance::opaque("before", u.id, None, 0))
         .await
         .unwrap();
+    assert!(s
+        .access_token(&conformance::hash("before"))
+        .await
+        .unwrap()
+        .is_some());
     let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
@@ -138,7 +143,15 @@ async fn opaque_tokens_are_written_after_the_database_dropped_every_connection()
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(ended.len() >= 2, "the pool's and the writer's: {ended:?}");
+    assert!(
+        ended.len() >= 3,
+        "the pool's, the writer's, a reader's: {ended:?}"
+    );
+    assert!(s
+        .access_token(&conformance::hash("before"))
+        .await
+        .unwrap()
+        .is_some());
     s.insert_access_token(&conformance::opaque("after", u.id, None, 1))
         .await
         .unwrap();

@@ -1,0 +1,90 @@
+//! Connections the store keeps for its hottest statements, beside sqlx's pool: [`Kept`].
+//!
+//! sqlx 0.8 checks a pooled connection with a round trip when it is taken and flushes it with
+//! another when it is given back, so a one-statement read through the pool costs three round trips
+//! to the database, and as many wake-ups of its backend process (of sqlx's worker thread, on
+//! SQLite). The checks are for a connection that a cancelled request left inside a transaction,
+//! or that the database closed while it sat idle. A kept connection needs neither: it runs single
+//! statements, never a transaction; it goes back only after its statement succeeded (after a
+//! failure, or when the request is cancelled, it is dropped with the future that held it); and a
+//! statement that meets a connection the database closed meanwhile runs once more on a new one.
+//! So only statements that may run twice come here: reads, and writes that are whole in one
+//! statement.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use latchkey_core::store::StoreError;
+use sqlx::ConnectOptions as _;
+use tokio::sync::Semaphore;
+
+use crate::errors::backend;
+
+/// One statement on a connection, as [`Kept::run`] takes it: it owns what it binds, since it may
+/// run twice.
+pub(crate) type Statement<'c, T> =
+    Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+pub(crate) struct Kept<DB: sqlx::Database> {
+    /// Where new connections get their options, and how long one may take.
+    pool: sqlx::Pool<DB>,
+    idle: Mutex<Vec<DB::Connection>>,
+    /// Connections in use or idle, at most as many as its permits.
+    slots: Semaphore,
+}
+
+impl<DB: sqlx::Database> Kept<DB> {
+    /// Keeps up to `slots` connections, made on first use with `pool`'s options.
+    pub(crate) fn new(pool: sqlx::Pool<DB>, slots: usize) -> Self {
+        Kept {
+            pool,
+            idle: Mutex::new(Vec::with_capacity(slots)),
+            slots: Semaphore::new(slots.max(1)),
+        }
+    }
+
+    /// Runs `statement` on a kept connection (a new one when none is idle); if it fails because a
+    /// kept connection was closed under it, once more on a new one. A caller waits for a free
+    /// connection at most as long as the pool would let it wait for one of its own.
+    pub(crate) async fn run<T, F>(&self, statement: F) -> Result<T, StoreError>
+    where
+        F: for<'c> Fn(&'c mut DB::Connection) -> Statement<'c, T>,
+    {
+        let bound = self.pool.options().get_acquire_timeout();
+        let _slot = tokio::time::timeout(bound, self.slots.acquire())
+            .await
+            .map_err(|_| waited_too_long(bound))?
+            .expect("the semaphore is never closed");
+        let idle = self.idle.lock().expect("no panic while held").pop();
+        let was_idle = idle.is_some();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let done = match statement(&mut conn).await.map_err(backend) {
+            Err(StoreError::Unavailable(_)) if was_idle => {
+                conn = self.connect().await?;
+                statement(&mut conn).await.map_err(backend)
+            }
+            done => done,
+        }?;
+        self.idle.lock().expect("no panic while held").push(conn);
+        Ok(done)
+    }
+
+    /// A new connection with the pool's options, within the time the pool gives to take one: a
+    /// database that does not answer is [`StoreError::Unavailable`] as soon as for a pooled one.
+    async fn connect(&self) -> Result<DB::Connection, StoreError> {
+        let bound = self.pool.options().get_acquire_timeout();
+        match tokio::time::timeout(bound, self.pool.connect_options().connect()).await {
+            Ok(made) => made.map_err(backend),
+            Err(_) => Err(waited_too_long(bound)),
+        }
+    }
+}
+
+fn waited_too_long(bound: Duration) -> StoreError {
+    StoreError::Unavailable(format!("no connection within {} s", bound.as_secs()).into())
+}
