@@ -35,6 +35,7 @@ use latchkey_core::user::email_key;
 
 use super::{
     Db, ACCESS_ROWS, ADVANCE_USER_IDS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY, ONE_WRITER,
+    REDEEM_ROWS,
 };
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
@@ -49,10 +50,10 @@ use crate::OpenError;
 /// against one: 15-35 % more exchanges per second at the same CPU; docs/design/authorization-code.md).
 const REDEMPTIONS_IN_FLIGHT: usize = if ONE_WRITER { 1 } else { 4 };
 
-/// Connections kept for the hot reads (`kept.rs`), besides the pool's: as many as requests that
-/// read at once on two cores keep busy, and few enough that three nodes with their pools stay
-/// within PostgreSQL's default 100 connections.
-const KEPT_FOR_READS: usize = 8;
+/// Connections kept for the hot statements (`kept.rs`), besides the pool's: as many as the
+/// requests on two cores keep busy, and few enough that three nodes with their pools stay within
+/// PostgreSQL's default 100 connections.
+const KEPT: usize = 8;
 
 /// A connection of this backend, as a write's transaction lends it (`&mut **tx`).
 type Conn = <Db as sqlx::Database>::Connection;
@@ -75,18 +76,18 @@ impl SqlStore<Db> {
                 tokens::insert_access_batch(&pool, &own, Arc::new(rows)).await
             })
         });
-        let (p, w) = (pool.clone(), writes.clone());
+        let kept = Arc::new(Kept::new(pool.clone(), KEPT));
+        let (p, k, w) = (pool.clone(), kept.clone(), writes.clone());
         let redeem: WriteBatch<_, _> = Arc::new(move |batch| {
-            let (pool, writes) = (p.clone(), w.clone());
-            Box::pin(async move { codes::redeem_batch(&pool, &writes, batch).await })
+            let (pool, kept, writes) = (p.clone(), k.clone(), w.clone());
+            Box::pin(async move { codes::redeem_batch(&pool, &kept, &writes, batch).await })
         });
-        let reads = Arc::new(Kept::new(pool.clone(), KEPT_FOR_READS));
         SqlStore {
             pool,
             writes,
             access_rows: Arc::new(Batcher::new(write, 1)),
             redemptions: Arc::new(Batcher::new(redeem, REDEMPTIONS_IN_FLIGHT)),
-            reads,
+            kept,
             hub: Hub::new(),
         }
     }
@@ -149,7 +150,7 @@ impl SqlStore<Db> {
         hash: &TokenHash,
     ) -> Result<Option<DbRow>, StoreError> {
         let hash = *hash;
-        self.reads
+        self.kept
             .run(move |conn| {
                 Box::pin(async move {
                     sqlx::query(sql)

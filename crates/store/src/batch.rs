@@ -27,6 +27,13 @@ pub(crate) type AccessRows<Db> =
         &'a [latchkey_core::store::AccessTokenRow],
     ) -> sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments<'a>>;
 
+/// The statement that writes a batch of code redemptions whole, on a backend that has one; it
+/// answers with a row per family that took its code, the family's id first.
+pub(crate) type RedeemRows<Db> =
+    for<'a> fn(
+        &'a [crate::store::Redemption],
+    ) -> sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments<'a>>;
+
 /// Writes one batch and answers for each item, in order (`R`: what a caller learns besides
 /// success, such as whether its compare-and-swap won).
 pub(crate) type WriteBatch<T, R = ()> = Arc<

@@ -7,6 +7,7 @@
 //! together (`tokens::insert_families`). A loser stores nothing, whether it lost to an exchange of
 //! another batch or of its own. Why: docs/design/authorization-code.md.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,10 +20,11 @@ use sqlx::Row;
 
 use super::tokens::insert_families;
 use super::users::{user, user_columns};
-use super::{Conn, Db, DbRow};
+use super::{Conn, Db, DbRow, REDEEM_ROWS};
 use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
+use crate::kept::Kept;
 use crate::store::{NewFamily, Redemption, SqlStore};
 use crate::write::{transaction, Ending, WriteTurn};
 
@@ -67,15 +69,35 @@ fn consent_row(r: &DbRow) -> Result<Consent, sqlx::Error> {
 /// that one bad row fails only its own request.
 pub(super) async fn redeem_batch(
     pool: &sqlx::Pool<Db>,
+    kept: &Kept<Db>,
     writes: &WriteTurn,
     batch: Vec<Redemption>,
 ) -> Vec<Result<bool, StoreError>> {
     let batch = Arc::new(batch);
     let all = batch.clone();
-    let done = transaction(pool, writes, Ending::Commit, move |tx| {
-        Box::pin(async move { redeem(tx, &all).await })
-    })
-    .await;
+    let done = match REDEEM_ROWS {
+        Some(statement) => {
+            kept.run(|conn| {
+                let all = all.clone();
+                Box::pin(async move {
+                    let won = statement(&all).fetch_all(conn).await?;
+                    let won: HashSet<String> =
+                        won.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+                    Ok(all
+                        .iter()
+                        .map(|r| won.contains(&r.family.family.id))
+                        .collect())
+                })
+            })
+            .await
+        }
+        None => {
+            transaction(pool, writes, Ending::Commit, move |tx| {
+                Box::pin(async move { redeem(tx, &all).await })
+            })
+            .await
+        }
+    };
     match done {
         Ok(won) => won.into_iter().map(Ok).collect(),
         Err(e) if batch.len() == 1 => vec![Err(e)],

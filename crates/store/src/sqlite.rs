@@ -25,6 +25,10 @@ pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> = 
 /// prepares a statement in-process, without a round trip.
 pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = None;
 
+/// A batch of code redemptions is a transaction of a statement per code and per table (`codes.rs`):
+/// SQLite has no `UPDATE` inside a `WITH`, and its statements cost no round trip.
+pub(crate) const REDEEM_ROWS: Option<crate::batch::RedeemRows<Db>> = None;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The same files as `postgres.rs` includes: see `backend.rs` for why.

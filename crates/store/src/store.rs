@@ -1,4 +1,4 @@
-//! The store type both backends share: a pool and the connections kept for the hot reads, this
+//! The store type both backends share: a pool and the connections kept for the hot statements, this
 //! process's write turn, the group-commit writers of opaque access tokens and code redemptions,
 //! and the hub of change notices. What it does on each backend is in `backend.rs` and the files it
 //! names; how it writes is in `write.rs`.
@@ -20,8 +20,9 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
     /// Answers whether each redemption took its code.
     pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
-    /// Connections for the reads on every request's path (`kept.rs`).
-    pub(crate) reads: Arc<Kept<DB>>,
+    /// Connections for the statements on every request's path (`kept.rs`): its reads, and on
+    /// PostgreSQL the code redemptions.
+    pub(crate) kept: Arc<Kept<DB>>,
     /// Change notices, heard by this process's subscribers.
     pub(crate) hub: Arc<Hub>,
 }
@@ -55,7 +56,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
             writes: self.writes.clone(),
             access_rows: self.access_rows.clone(),
             redemptions: self.redemptions.clone(),
-            reads: self.reads.clone(),
+            kept: self.kept.clone(),
             hub: self.hub.clone(),
         }
     }
