@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use latchkey_core::store::StoreError;
@@ -53,11 +53,12 @@ impl<DB: sqlx::Database> Kept<DB> {
         F: for<'c> Fn(&'c mut DB::Connection) -> Statement<'c, T>,
     {
         let bound = self.pool.options().get_acquire_timeout();
-        let _slot = tokio::time::timeout(bound, self.slots.acquire())
-            .await
-            .map_err(|_| waited_too_long(bound))?
-            .expect("the semaphore is never closed");
-        let idle = self.idle.lock().expect("no panic while held").pop();
+        // The semaphore is never closed, so the only failure is the wait.
+        let _slot = match tokio::time::timeout(bound, self.slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            _ => return Err(waited_too_long(bound)),
+        };
+        let idle = self.idle().pop();
         let was_idle = idle.is_some();
         let mut conn = match idle {
             Some(conn) => conn,
@@ -70,8 +71,14 @@ impl<DB: sqlx::Database> Kept<DB> {
             }
             done => done,
         }?;
-        self.idle.lock().expect("no panic while held").push(conn);
+        self.idle().push(conn);
         Ok(done)
+    }
+
+    /// The idle connections. A poisoned lock still holds whole connections: each one is pushed or
+    /// popped in one step.
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<DB::Connection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A new connection with the pool's options, within the time the pool gives to take one: a
