@@ -6,6 +6,8 @@
 //!
 //! - `open.rs`: a database URL to a connected, migrated [`Backend`];
 //! - `store.rs`: [`SqlStore`], the one store type, as [`SqliteStore`] and [`PgStore`];
+//! - `kept.rs`: connections kept beside the pool for the statements on every request's path,
+//!   without the pool's round trips to check them;
 //! - `write.rs`: `SqlStore::write`, the one way to write: a transaction that takes SQLite's write
 //!   turn, runs detached from the request and commits;
 //! - `errors.rs`: sqlx errors as `StoreError`s, unique violations as typed conflicts found by

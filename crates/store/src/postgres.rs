@@ -66,9 +66,13 @@ fn unnested_access_rows(
 /// the codes are taken by one `UPDATE`, and only the families that took theirs are inserted, with
 /// their first refresh tokens and opaque access tokens, by `INSERT`s in the same statement; it
 /// answers with the families that won. Against a transaction of a statement per code and per table,
-/// one round trip instead of four or more per batch, and no `BEGIN`/`COMMIT` of its own. Two
-/// redemptions of one code in one batch match the code's row twice, and PostgreSQL updates it once,
-/// from one of them: the family the row then names is the one that won.
+/// one round trip instead of four or more per batch, and no `BEGIN`/`COMMIT` of its own.
+///
+/// The codes' rows are locked first, in the order of their hashes, so that two batches in flight
+/// with codes in common wait for each other instead of deadlocking; a code that a batch committed
+/// meanwhile is then seen used. Two redemptions of one code in one batch match its row twice, and
+/// PostgreSQL updates it once, from one of them (which one is the join's choice, as arrival order
+/// would be): the family the row then names is the one that won, and the other is a replay.
 pub(crate) const REDEEM_ROWS: Option<crate::batch::RedeemRows<Db>> = Some(redemptions_in_one);
 
 fn redemptions_in_one(
@@ -83,9 +87,13 @@ fn redemptions_in_one(
     sqlx::query(
         "WITH wanted AS ( \
            SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::int8[]) AS w(code, family, now) \
+         ), locked AS MATERIALIZED ( \
+           SELECT hash FROM authorization_codes WHERE hash = ANY($1) ORDER BY hash FOR UPDATE \
          ), taken AS ( \
-           UPDATE authorization_codes c SET used_at = w.now, family_id = w.family FROM wanted w \
-           WHERE c.hash = w.code AND c.used_at IS NULL AND c.expires_at > w.now \
+           UPDATE authorization_codes c SET used_at = w.now, family_id = w.family \
+           FROM locked l, wanted w \
+           WHERE c.hash = l.hash AND w.code = l.hash AND c.used_at IS NULL \
+             AND c.expires_at > w.now \
            RETURNING c.family_id \
          ), families AS ( \
            INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) \
