@@ -4,7 +4,7 @@
 //!
 //! Redemptions go through a group-commit writer (`batch.rs`): one transaction per batch, in which
 //! each redemption's compare-and-swap runs on its own and the families of the winners are inserted
-//! together (`tokens::insert_families`). A loser stores nothing, whether it lost to an exchange of
+//! together (`tokens::insert_families`); on PostgreSQL, one statement that does the same. A loser stores nothing, whether it lost to an exchange of
 //! another batch or of its own. Why: docs/design/authorization-code.md.
 
 use std::collections::HashSet;
@@ -65,8 +65,9 @@ fn consent_row(r: &DbRow) -> Result<Consent, sqlx::Error> {
 }
 
 /// Writes one batch of the redemption writer (`batch.rs`), which is a task of its own: one
-/// transaction for the whole batch; if it fails, each redemption in a transaction of its own, so
-/// that one bad row fails only its own request.
+/// transaction for the whole batch, or on PostgreSQL one statement on a kept connection
+/// ([`REDEEM_ROWS`]); if it fails, each redemption in a transaction of its own, so that one bad
+/// row fails only its own request.
 pub(super) async fn redeem_batch(
     pool: &sqlx::Pool<Db>,
     kept: &Kept<Db>,
