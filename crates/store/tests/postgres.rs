@@ -15,10 +15,15 @@ pub async fn fresh() -> PgStore {
     }
 }
 
+/// The server's maintenance database, where tests create theirs.
+fn admin_url() -> String {
+    std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
 /// An empty database's URL.
 async fn fresh_database() -> String {
-    let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = admin_url();
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for this suite: {e}"));
@@ -110,6 +115,13 @@ async fn nodes_opening_a_new_database_at_once_all_migrate_it() {
     assert!(!applied.is_empty());
 }
 
+/// Whether the opaque access token `token` is found.
+async fn stored(s: &PgStore, token: &str) -> bool {
+    use latchkey_core::store::TokenStore;
+    let found = s.access_token(&conformance::hash(token)).await.unwrap();
+    found.is_some()
+}
+
 /// The database restarted, or closed idle sessions, between two bursts of opaque tokens: the
 /// access-token writer's connection and those kept for reads are gone, and the next token is
 /// still written and read (on new ones), not refused.
@@ -124,14 +136,8 @@ async fn opaque_tokens_are_written_and_read_after_the_database_dropped_every_con
     s.insert_access_token(&conformance::opaque("before", u.id, None, 0))
         .await
         .unwrap();
-    assert!(s
-        .access_token(&conformance::hash("before"))
-        .await
-        .unwrap()
-        .is_some());
-    let admin = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    assert!(stored(&s, "before").await, "before");
+    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
     let database: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(s.pool())
         .await
@@ -147,17 +153,9 @@ async fn opaque_tokens_are_written_and_read_after_the_database_dropped_every_con
         ended.len() >= 3,
         "the pool's, the writer's, a reader's: {ended:?}"
     );
-    assert!(s
-        .access_token(&conformance::hash("before"))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(stored(&s, "before").await, "before");
     s.insert_access_token(&conformance::opaque("after", u.id, None, 1))
         .await
         .unwrap();
-    assert!(s
-        .access_token(&conformance::hash("after"))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(stored(&s, "after").await, "after");
 }
