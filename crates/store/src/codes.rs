@@ -4,8 +4,9 @@
 //!
 //! Redemptions go through a group-commit writer (`batch.rs`): one transaction per batch, in which
 //! each redemption's compare-and-swap runs on its own and the families of the winners are inserted
-//! together (`tokens::insert_families`); on PostgreSQL, one statement that does the same. A loser stores nothing, whether it lost to an exchange of
-//! another batch or of its own. Why: docs/design/authorization-code.md.
+//! together (`tokens::insert_families`); on PostgreSQL, one statement that does the same. A loser
+//! stores nothing, whether it lost to an exchange of another batch or of its own. Why:
+//! docs/design/authorization-code.md.
 
 use std::collections::HashSet;
 use std::sync::Arc;

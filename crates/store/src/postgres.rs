@@ -73,6 +73,9 @@ fn unnested_access_rows(
 /// meanwhile is then seen used. Two redemptions of one code in one batch match its row twice, and
 /// PostgreSQL updates it once, from one of them (which one is the join's choice, as arrival order
 /// would be): the family the row then names is the one that won, and the other is a replay.
+/// Run twice (a kept connection lost before its answer came, `kept.rs`), the second run finds the
+/// codes used: those exchanges answer `invalid_grant` and revoke what the first run stored, as a
+/// loser of any race does, so no tokens live that nobody was given.
 pub(crate) const REDEEM_ROWS: Option<crate::batch::RedeemRows<Db>> = Some(redemptions_in_one);
 
 fn redemptions_in_one(
