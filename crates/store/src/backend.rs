@@ -77,10 +77,17 @@ impl SqlStore<Db> {
             })
         });
         let kept = Arc::new(Kept::new(pool.clone(), KEPT));
-        let (p, k, w) = (pool.clone(), kept.clone(), writes.clone());
+        // Where writers take turns, the redemption writer keeps a connection of its own: its page
+        // cache, which SQLite drops whenever another connection commits, then stays valid.
+        let redeemer = if ONE_WRITER {
+            Arc::new(Kept::new(pool.clone(), 1))
+        } else {
+            kept.clone()
+        };
+        let w = writes.clone();
         let redeem: WriteBatch<_, _> = Arc::new(move |batch| {
-            let (pool, kept, writes) = (p.clone(), k.clone(), w.clone());
-            Box::pin(async move { codes::redeem_batch(&pool, &kept, &writes, batch).await })
+            let (kept, writes) = (redeemer.clone(), w.clone());
+            Box::pin(async move { codes::redeem_batch(&kept, &writes, batch).await })
         });
         SqlStore {
             pool,

@@ -2,9 +2,9 @@
 //! [`AuthorizationStore`]. Taking a code is one conditional UPDATE, so of two exchanges of one
 //! code exactly one sees its row change.
 //!
-//! Redemptions go through a group-commit writer (`batch.rs`): one transaction per batch, in which
-//! each redemption's compare-and-swap runs on its own and the families of the winners are inserted
-//! together (`tokens::insert_families`); on PostgreSQL, one statement that does the same. A loser
+//! Redemptions go through a group-commit writer (`batch.rs`) that takes the batch's codes with one
+//! `UPDATE … FROM` the batch and inserts the families of the winners together, on a kept connection
+//! (`kept.rs`): on PostgreSQL in one statement, on SQLite in one transaction of two calls. A loser
 //! stores nothing, whether it lost to an exchange of another batch or of its own. Why:
 //! docs/design/authorization-code.md.
 
@@ -19,7 +19,7 @@ use latchkey_core::store::{
 use latchkey_core::user::{User, UserId};
 use sqlx::Row;
 
-use super::tokens::insert_families;
+use super::tokens::{statements, FamilyTable};
 use super::users::{user, user_columns};
 use super::{Conn, Db, DbRow, REDEEM_ROWS};
 use crate::batch::all_unavailable;
@@ -27,7 +27,7 @@ use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
 use crate::kept::Kept;
 use crate::store::{NewFamily, Redemption, SqlStore};
-use crate::write::{transaction, Ending, WriteTurn};
+use crate::write::WriteTurn;
 
 /// The columns [`code_row`] reads, as a literal for `concat!`.
 macro_rules! code_columns {
@@ -65,42 +65,18 @@ fn consent_row(r: &DbRow) -> Result<Consent, sqlx::Error> {
     })
 }
 
-/// Writes one batch of the redemption writer (`batch.rs`), which is a task of its own: one
-/// transaction for the whole batch, or on PostgreSQL one statement on a kept connection
-/// ([`REDEEM_ROWS`]); if it fails, each redemption in a transaction of its own, so that one bad
-/// row fails only its own request.
+/// Writes one batch of the redemption writer (`batch.rs`), which is a task of its own, on a kept
+/// connection: on PostgreSQL one statement ([`REDEEM_ROWS`]), on SQLite one transaction in two
+/// calls ([`taken_then_started`]). If it fails, each redemption alone, so that one bad row fails
+/// only its own request.
 pub(super) async fn redeem_batch(
-    pool: &sqlx::Pool<Db>,
     kept: &Kept<Db>,
     writes: &WriteTurn,
     batch: Vec<Redemption>,
 ) -> Vec<Result<bool, StoreError>> {
+    let _turn = writes.take().await;
     let batch = Arc::new(batch);
-    let all = batch.clone();
-    let done = match REDEEM_ROWS {
-        Some(statement) => {
-            kept.run(|conn| {
-                let all = all.clone();
-                Box::pin(async move {
-                    let won = statement(&all).fetch_all(conn).await?;
-                    let won: HashSet<String> =
-                        won.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-                    Ok(all
-                        .iter()
-                        .map(|r| won.contains(&r.family.family.id))
-                        .collect())
-                })
-            })
-            .await
-        }
-        None => {
-            transaction(pool, writes, Ending::Commit, move |tx| {
-                Box::pin(async move { redeem(tx, &all).await })
-            })
-            .await
-        }
-    };
-    match done {
+    match redeem(kept, batch.clone()).await {
         Ok(won) => won.into_iter().map(Ok).collect(),
         Err(e) if batch.len() == 1 => vec![Err(e)],
         Err(e) => {
@@ -108,12 +84,8 @@ pub(super) async fn redeem_batch(
                 return all;
             }
             let mut results = Vec::with_capacity(batch.len());
-            for i in 0..batch.len() {
-                let all = batch.clone();
-                let alone = transaction(pool, writes, Ending::Commit, move |tx| {
-                    Box::pin(async move { redeem(tx, std::slice::from_ref(&all[i])).await })
-                })
-                .await;
+            for r in batch.iter() {
+                let alone = redeem(kept, Arc::new(vec![r.clone()])).await;
                 results.push(alone.map(|won| won.first() == Some(&true)));
             }
             results
@@ -121,33 +93,75 @@ pub(super) async fn redeem_batch(
     }
 }
 
-/// Takes each code in turn, then starts the families of those taken; answers, in order, which
-/// were. The codes are taken in the order of their hashes (arrival order among redemptions of one
-/// code), so that two batches in flight at once lock their rows in one order and cannot deadlock.
-async fn redeem(conn: &mut Conn, batch: &[Redemption]) -> Result<Vec<bool>, StoreError> {
-    let mut order: Vec<(usize, &Redemption)> = batch.iter().enumerate().collect();
-    order.sort_by(|(_, a), (_, b)| a.code.as_bytes().cmp(b.code.as_bytes()));
-    let mut won = vec![false; batch.len()];
-    let mut started = Vec::with_capacity(batch.len());
-    for (i, r) in order {
-        let taken = sqlx::query(
-            "UPDATE authorization_codes SET used_at = $2, family_id = $3 \
-             WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(r.code.as_bytes())
-        .bind(r.now)
-        .bind(&r.family.family.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-            == 1;
-        if taken {
-            started.push(&r.family);
+/// Takes the batch's codes and starts the families of those taken, all or nothing; answers, in
+/// order, which were taken.
+async fn redeem(kept: &Kept<Db>, batch: Arc<Vec<Redemption>>) -> Result<Vec<bool>, StoreError> {
+    kept.run(|conn| {
+        let batch = batch.clone();
+        Box::pin(async move {
+            let won: HashSet<String> = match REDEEM_ROWS {
+                Some(statement) => statement(&batch)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?,
+                None => taken_then_started(conn, &batch).await?,
+            };
+            Ok(batch
+                .iter()
+                .map(|r| won.contains(&r.family.family.id))
+                .collect())
+        })
+    })
+    .await
+}
+
+/// SQLite's redemption, which runs several statements in one call to its worker thread: `BEGIN`
+/// and one `UPDATE … FROM` the batch that takes the codes and answers with the families that took
+/// them; then the `INSERT`s of those families and `COMMIT`. Two hand-offs to the worker per
+/// batch, where a statement per code cost one each. Of two redemptions of one code in the batch,
+/// the `UPDATE` takes the row once, from one of them: the family it names is the one that won. A
+/// failure leaves the transaction open, and the kept connection is then dropped, which rolls it
+/// back (`kept.rs`).
+async fn taken_then_started(
+    conn: &mut Conn,
+    batch: &[Redemption],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let mut take = statements();
+    take.push(
+        "BEGIN IMMEDIATE; UPDATE authorization_codes AS c \
+         SET used_at = w.column3, family_id = w.column2 FROM (",
+    );
+    take.push_values(batch, |mut b, r| {
+        b.push_bind(r.code.as_bytes())
+            .push_bind(r.family.family.id.as_str())
+            .push_bind(r.now);
+    });
+    take.push(
+        ") AS w WHERE c.hash = w.column1 AND c.used_at IS NULL AND c.expires_at > w.column3 \
+         RETURNING family_id",
+    );
+    let won: HashSet<String> = take
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let started: Vec<&NewFamily> = batch
+        .iter()
+        .filter(|r| won.contains(&r.family.family.id))
+        .map(|r| &r.family)
+        .collect();
+    let mut write = statements();
+    for table in FamilyTable::ALL {
+        if table.push_insert(&mut write, &started) {
+            write.push("; ");
         }
-        won[i] = taken;
     }
-    insert_families(conn, &started).await?;
+    write.push("COMMIT");
+    write.build().execute(&mut *conn).await?;
     Ok(won)
 }
 

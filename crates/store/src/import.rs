@@ -13,7 +13,7 @@ use sqlx::Row;
 use tokio::sync::mpsc::Receiver;
 
 use super::clients::{insert_client, update_imported_client};
-use super::tokens::{access_insert, family_insert, refresh_insert};
+use super::tokens::{access_insert, family_insert, refresh_insert, statements};
 use super::users::{user, user_columns};
 use super::{Conn, Db, ADVANCE_USER_IDS, KEYS_JOINED};
 use crate::errors::backend;
@@ -341,11 +341,13 @@ async fn insert_refresh_families(
     rows: &[(&Family, &NewRefresh)],
 ) -> Result<u64, StoreError> {
     let families: Vec<&Family> = rows.iter().map(|(f, _)| *f).collect();
-    let mut insert = family_insert(families.iter().copied());
+    let mut insert = statements();
+    family_insert(&mut insert, families.iter().copied());
     insert.push(" ON CONFLICT (id) DO NOTHING");
     insert.build().execute(&mut *conn).await.map_err(backend)?;
     let firsts: Vec<&NewRefresh> = rows.iter().map(|(_, n)| *n).collect();
-    let mut insert = refresh_insert(firsts.iter().copied());
+    let mut insert = statements();
+    refresh_insert(&mut insert, firsts.iter().copied());
     insert.push(" ON CONFLICT (hash) DO NOTHING");
     let done = insert.build().execute(conn).await.map_err(backend)?;
     Ok(done.rows_affected())
@@ -355,7 +357,8 @@ async fn insert_access_tokens(
     conn: &mut Conn,
     rows: &[&AccessTokenRow],
 ) -> Result<u64, StoreError> {
-    let mut insert = access_insert(rows.iter().copied());
+    let mut insert = statements();
+    access_insert(&mut insert, rows.iter().copied());
     insert.push(" ON CONFLICT (hash) DO NOTHING");
     let done = insert.build().execute(conn).await.map_err(backend)?;
     Ok(done.rows_affected())

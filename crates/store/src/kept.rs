@@ -4,12 +4,13 @@
 //! another when it is given back, so a one-statement read through the pool costs three round trips
 //! to the database, and as many wake-ups of its backend process (of sqlx's worker thread, on
 //! SQLite). The checks are for a connection that a cancelled request left inside a transaction,
-//! or that the database closed while it sat idle. A kept connection needs neither: it runs single
-//! statements, never a transaction; it goes back only after its statement succeeded (after a
-//! failure, or when the request is cancelled, it is dropped with the future that held it); and a
-//! statement that meets a connection the database closed meanwhile runs once more on a new one.
-//! So only statements that may run twice come here: reads, and writes that are whole in one
-//! statement.
+//! or that the database closed while it sat idle. A kept connection needs neither: what runs on it
+//! is whole by itself (a single statement, or SQLite's redemption transaction, which its last call
+//! commits); it goes back only after that succeeded (after a failure, or when the request is
+//! cancelled, it is dropped with the future that held it, and a transaction left open is rolled
+//! back as the connection closes); and work that meets a connection the database closed meanwhile
+//! runs once more on a new one. So only work that may run twice comes here: reads, and writes
+//! that are whole in one statement or one transaction.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -25,8 +25,8 @@ pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> = 
 /// prepares a statement in-process, without a round trip.
 pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = None;
 
-/// A batch of code redemptions is a transaction of a statement per code and per table (`codes.rs`):
-/// SQLite has no `UPDATE` inside a `WITH`, and its statements cost no round trip.
+/// A batch of code redemptions is a transaction in two calls, each of several statements
+/// (`codes.rs`): SQLite has no `UPDATE` inside a `WITH`, and runs a call's statements in turn.
 pub(crate) const REDEEM_ROWS: Option<crate::batch::RedeemRows<Db>> = None;
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -29,6 +29,7 @@ pub struct SqlStore<DB: sqlx::Database> {
 
 /// A family about to be started: the family, its first refresh token and (opaque only) its access
 /// token.
+#[derive(Clone)]
 pub(crate) struct NewFamily {
     pub(crate) family: Family,
     pub(crate) first: NewRefresh,
@@ -36,6 +37,7 @@ pub(crate) struct NewFamily {
 }
 
 /// A code exchange's write: take the code at `now`, and only if that wins start `family`.
+#[derive(Clone)]
 pub(crate) struct Redemption {
     pub(crate) code: TokenHash,
     pub(crate) now: i64,

@@ -20,11 +20,12 @@ use crate::errors::backend;
 use crate::kept::Kept;
 use crate::store::{NewFamily, SqlStore};
 
-/// The `INSERT` of these access-token rows, one statement for them all.
+/// The `INSERT` of these access-token rows, one statement for them all, pushed onto `insert`.
 pub(super) fn access_insert<'a>(
+    insert: &mut sqlx::QueryBuilder<'a, Db>,
     rows: impl IntoIterator<Item = &'a AccessTokenRow>,
-) -> sqlx::QueryBuilder<'a, Db> {
-    let mut insert = sqlx::QueryBuilder::<Db>::new(
+) {
+    insert.push(
         "INSERT INTO access_tokens (hash, jti, client_id, user_id, scopes, issued_at, \
          expires_at, family_id, revoked) ",
     );
@@ -39,18 +40,15 @@ pub(super) fn access_insert<'a>(
             .push_bind(a.family_id.as_deref())
             .push_bind(a.revoked);
     });
-    insert
 }
 
 async fn insert_access(
     ex: impl sqlx::Executor<'_, Database = Db>,
     a: &AccessTokenRow,
 ) -> Result<(), StoreError> {
-    access_insert([a])
-        .build()
-        .execute(ex)
-        .await
-        .map_err(backend)?;
+    let mut insert = statements();
+    access_insert(&mut insert, [a]);
+    insert.build().execute(ex).await.map_err(backend)?;
     Ok(())
 }
 
@@ -70,7 +68,11 @@ pub(super) async fn insert_access_batch(
             Box::pin(async move {
                 match ACCESS_ROWS {
                     Some(statement) => statement(&rows).execute(&mut *conn).await,
-                    None => access_insert(rows.iter()).build().execute(&mut *conn).await,
+                    None => {
+                        let mut insert = statements();
+                        access_insert(&mut insert, rows.iter());
+                        insert.build().execute(&mut *conn).await
+                    }
                 }
                 .map(drop)
             })
@@ -94,45 +96,64 @@ pub(super) async fn insert_access_batch(
 }
 
 /// New families, each with its first refresh token and (opaque only) its access token: a password
-/// grant's whole write, or a batch of code exchanges'. One statement per table, however many.
+/// grant's whole write. One statement per table, however many.
 pub(super) async fn insert_families(
     conn: &mut Conn,
     started: &[&NewFamily],
 ) -> Result<(), StoreError> {
-    if started.is_empty() {
-        return Ok(());
-    }
-    family_insert(started.iter().map(|s| &s.family))
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    // Collected first: an iterator adapter's closure held across an await makes the future
-    // too specific for the write's higher-ranked bound.
-    let firsts: Vec<&NewRefresh> = started.iter().map(|s| &s.first).collect();
-    refresh_insert(firsts.iter().copied())
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let access: Vec<&AccessTokenRow> = started.iter().filter_map(|s| s.access.as_ref()).collect();
-    if !access.is_empty() {
-        access_insert(access.iter().copied())
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+    for table in FamilyTable::ALL {
+        let mut insert = statements();
+        if table.push_insert(&mut insert, started) {
+            insert.build().execute(&mut *conn).await.map_err(backend)?;
+        }
     }
     Ok(())
 }
 
-/// The `INSERT` of these families, one statement for them all.
+/// A table that new families write to, in the order their rows must be inserted.
+#[derive(Clone, Copy)]
+pub(super) enum FamilyTable {
+    Families,
+    RefreshTokens,
+    AccessTokens,
+}
+
+impl FamilyTable {
+    pub(super) const ALL: [FamilyTable; 3] = [
+        FamilyTable::Families,
+        FamilyTable::RefreshTokens,
+        FamilyTable::AccessTokens,
+    ];
+
+    /// Pushes onto `insert` the one `INSERT` of `started`'s rows in this table; false, pushing
+    /// nothing, when they have none here (no family, or no opaque access token).
+    pub(super) fn push_insert<'a>(
+        self,
+        insert: &mut sqlx::QueryBuilder<'a, Db>,
+        started: &[&'a NewFamily],
+    ) -> bool {
+        match self {
+            _ if started.is_empty() => return false,
+            FamilyTable::Families => family_insert(insert, started.iter().map(|s| &s.family)),
+            FamilyTable::RefreshTokens => refresh_insert(insert, started.iter().map(|s| &s.first)),
+            FamilyTable::AccessTokens => {
+                let mut access = started.iter().filter_map(|s| s.access.as_ref()).peekable();
+                if access.peek().is_none() {
+                    return false;
+                }
+                access_insert(insert, access)
+            }
+        }
+        true
+    }
+}
+
+/// The `INSERT` of these families, one statement for them all, pushed onto `insert`.
 pub(super) fn family_insert<'a>(
+    insert: &mut sqlx::QueryBuilder<'a, Db>,
     rows: impl IntoIterator<Item = &'a Family>,
-) -> sqlx::QueryBuilder<'a, Db> {
-    let mut insert = sqlx::QueryBuilder::<Db>::new(
-        "INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) ",
-    );
+) {
+    insert.push("INSERT INTO refresh_families (id, client_id, user_id, created_at, expires_at) ");
     insert.push_values(rows, |mut b, f| {
         b.push_bind(f.id.as_str())
             .push_bind(f.client_id.as_str())
@@ -140,14 +161,14 @@ pub(super) fn family_insert<'a>(
             .push_bind(f.created_at)
             .push_bind(f.expires_at);
     });
-    insert
 }
 
-/// The `INSERT` of these refresh-token rows, one statement for them all.
+/// The `INSERT` of these refresh-token rows, one statement for them all, pushed onto `insert`.
 pub(super) fn refresh_insert<'a>(
+    insert: &mut sqlx::QueryBuilder<'a, Db>,
     rows: impl IntoIterator<Item = &'a NewRefresh>,
-) -> sqlx::QueryBuilder<'a, Db> {
-    let mut insert = sqlx::QueryBuilder::<Db>::new(
+) {
+    insert.push(
         "INSERT INTO refresh_tokens (hash, family_id, scopes, issued_at, expires_at, \
          access_jti, access_expires_at) ",
     );
@@ -160,7 +181,11 @@ pub(super) fn refresh_insert<'a>(
             .push_bind(n.access_jti.as_str())
             .push_bind(n.access_expires_at);
     });
-    insert
+}
+
+/// A builder that statements are pushed onto.
+pub(super) fn statements<'a>() -> sqlx::QueryBuilder<'a, Db> {
+    sqlx::QueryBuilder::new("")
 }
 
 /// The compare-and-swap of a rotation, with what it writes when it wins.
@@ -222,11 +247,9 @@ async fn rotate(
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    refresh_insert([next])
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    let mut insert = statements();
+    refresh_insert(&mut insert, [next]);
+    insert.build().execute(&mut *conn).await.map_err(backend)?;
     if let Some(a) = access {
         insert_access(&mut *conn, a).await?;
     }

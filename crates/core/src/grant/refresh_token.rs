@@ -7,7 +7,7 @@ use latchkey_proto::TokenRequest;
 use super::{required, GrantKind};
 use crate::client::Client;
 use crate::error::OAuthError;
-use crate::random::{hex_id, secret_token};
+use crate::random::{ordered_id, secret_token};
 use crate::request::AccessFormat;
 use crate::scope::narrow;
 use crate::secret::Secret;
@@ -117,7 +117,7 @@ impl<S: Store> TokenService<S> {
     /// A new refresh family of `client` for `user`, not yet stored.
     pub(crate) fn new_family(&self, client: &Client, user: &User, now: i64) -> Family {
         Family {
-            id: hex_id(self.random.as_ref(), 16),
+            id: ordered_id(self.random.as_ref(), now),
             client_id: client.id.clone(),
             user_id: user.id,
             created_at: now,
