@@ -52,8 +52,10 @@ const REDEMPTIONS_IN_FLIGHT: usize = if ONE_WRITER { 1 } else { 4 };
 
 /// Connections kept for the hot statements (`kept.rs`), besides the pool's: as many as the
 /// requests on two cores keep busy, and few enough that three nodes with their pools stay within
-/// PostgreSQL's default 100 connections.
-const KEPT: usize = 8;
+/// PostgreSQL's default 100 connections. On SQLite a statement holds its connection only while
+/// the worker thread runs it, without a round trip, and each connection keeps its own page cache
+/// and prepared statements in this process's memory: four.
+const KEPT: usize = if ONE_WRITER { 4 } else { 8 };
 
 /// A connection of this backend, as a write's transaction lends it (`&mut **tx`).
 type Conn = <Db as sqlx::Database>::Connection;
