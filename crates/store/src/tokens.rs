@@ -132,8 +132,10 @@ impl FamilyTable {
         insert: &mut sqlx::QueryBuilder<'a, Db>,
         started: &[&'a NewFamily],
     ) -> bool {
+        if started.is_empty() {
+            return false;
+        }
         match self {
-            _ if started.is_empty() => return false,
             FamilyTable::Families => family_insert(insert, started.iter().map(|s| &s.family)),
             FamilyTable::RefreshTokens => refresh_insert(insert, started.iter().map(|s| &s.first)),
             FamilyTable::AccessTokens => {
