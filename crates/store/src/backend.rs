@@ -34,8 +34,8 @@ use latchkey_core::store::{Conflict, Store, StoreError};
 use latchkey_core::user::email_key;
 
 use super::{
-    Db, ACCESS_ROWS, ADVANCE_USER_IDS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY, ONE_WRITER,
-    REDEEM_ROWS,
+    Db, ACCESS_ROWS, ADVANCE_USER_IDS, KEPT_OPTIONS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY,
+    ONE_WRITER, REDEEM_ROWS,
 };
 use crate::batch::{Batcher, WriteBatch};
 use crate::errors::backend;
@@ -44,11 +44,6 @@ use crate::notices::{self, Hub};
 use crate::store::SqlStore;
 use crate::write::{Ending, WriteTurn, Written};
 use crate::OpenError;
-
-/// Batches of code redemptions written at once: one where writers take turns (a second would only
-/// wait for the turn), else a few, so that their commits' WAL flushes overlap (on PostgreSQL four
-/// against one: 15-35 % more exchanges per second at the same CPU; docs/design/authorization-code.md).
-const REDEMPTIONS_IN_FLIGHT: usize = if ONE_WRITER { 1 } else { 4 };
 
 /// Connections kept for the hot statements (`kept.rs`), besides the pool's: as many as the
 /// requests on two cores keep busy, and few enough that three nodes with their pools stay within
@@ -70,7 +65,7 @@ impl SqlStore<Db> {
         // itself: it takes the write turn but no transaction, which would cost two statements
         // per batch on the hottest write. It writes one batch at a time, on a connection of its
         // own (`kept.rs` says why).
-        let own = Arc::new(Kept::new(pool.clone(), 1));
+        let own = Arc::new(Kept::new(pool.clone(), 1, KEPT_OPTIONS));
         let write: WriteBatch<_> = Arc::new(move |rows| {
             let (pool, writes, own) = (p.clone(), w.clone(), own.clone());
             Box::pin(async move {
@@ -78,11 +73,11 @@ impl SqlStore<Db> {
                 tokens::insert_access_batch(&pool, &own, Arc::new(rows)).await
             })
         });
-        let kept = Arc::new(Kept::new(pool.clone(), KEPT));
+        let kept = Arc::new(Kept::new(pool.clone(), KEPT, KEPT_OPTIONS));
         // Where writers take turns, the redemption writer keeps a connection of its own: its page
         // cache, which SQLite drops whenever another connection commits, then stays valid.
         let redeemer = if ONE_WRITER {
-            Arc::new(Kept::new(pool.clone(), 1))
+            Arc::new(Kept::new(pool.clone(), 1, KEPT_OPTIONS))
         } else {
             kept.clone()
         };
@@ -94,8 +89,8 @@ impl SqlStore<Db> {
         SqlStore {
             pool,
             writes,
-            access_rows: Arc::new(Batcher::new(write, 1)),
-            redemptions: Arc::new(Batcher::new(redeem, REDEMPTIONS_IN_FLIGHT)),
+            access_rows: Arc::new(Batcher::new(write)),
+            redemptions: Arc::new(Batcher::new(redeem)),
             kept,
             hub: Hub::new(),
         }

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 use latchkey_core::store::StoreError;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 /// Rows per statement, at most: 100 rows of 9 columns stay under SQLite's oldest limit of 999
 /// bound parameters.
@@ -46,20 +46,18 @@ type Pending<T, R> = (T, oneshot::Sender<Result<R, StoreError>>);
 
 pub(crate) struct Batcher<T, R = ()> {
     write: WriteBatch<T, R>,
-    /// Batches written at once, at most.
-    in_flight: usize,
     /// Started on first use, so the store can be built outside a runtime.
     queue: OnceLock<mpsc::UnboundedSender<Pending<T, R>>>,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// A batcher that writes up to `in_flight` batches at once: one where writers take turns
-    /// anyway (SQLite), more where they run in parallel and each batch waits for its commit's flush
-    /// (PostgreSQL), so that the flushes overlap instead of queueing behind one another.
-    pub(crate) fn new(write: WriteBatch<T, R>, in_flight: usize) -> Self {
+    /// A batcher that writes one batch at a time: on SQLite writers take turns anyway, and on
+    /// PostgreSQL what queues behind a batch's commit (its WAL flush) joins the next one, which
+    /// costs the database less than batches written in parallel
+    /// (docs/design/authorization-code.md).
+    pub(crate) fn new(write: WriteBatch<T, R>) -> Self {
         Batcher {
             write,
-            in_flight: in_flight.max(1),
             queue: OnceLock::new(),
         }
     }
@@ -68,7 +66,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     pub(crate) async fn submit(&self, item: T) -> Result<R, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (queue, rows) = mpsc::unbounded_channel();
-            tokio::spawn(writer(rows, self.write.clone(), self.in_flight));
+            tokio::spawn(writer(rows, self.write.clone()));
             queue
         });
         let (done, answer) = oneshot::channel();
@@ -77,33 +75,20 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     }
 }
 
-/// Runs until every sender (the store and its clones) is gone. Each batch is written in a task of
-/// its own, so a caller that goes away cannot stop it halfway.
+/// Runs until every sender (the store and its clones) is gone. The batches are written in this
+/// task, not the callers', so a caller that goes away cannot stop one halfway; what arrives while a
+/// batch is written joins the next.
 async fn writer<T: Send + 'static, R: Send + 'static>(
     mut rows: mpsc::UnboundedReceiver<Pending<T, R>>,
     write: WriteBatch<T, R>,
-    in_flight: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(in_flight));
-    loop {
-        // A free slot first, then the queue: what arrives while every slot is busy joins the next
-        // batch.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        if rows.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rows.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (items, waiting): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
+        let results = write(items).await;
+        for (done, result) in waiting.into_iter().zip(results) {
+            let _ = done.send(result);
         }
-        let write = write.clone();
-        tokio::spawn(async move {
-            let (items, waiting): (Vec<T>, Vec<_>) = batch.into_iter().unzip();
-            let results = write(items).await;
-            drop(slot);
-            for (done, result) in waiting.into_iter().zip(results) {
-                let _ = done.send(result);
-            }
-        });
     }
 }
 
@@ -153,7 +138,7 @@ mod tests {
                     .collect()
             })
         });
-        let batcher = Arc::new(Batcher::new(write, 1));
+        let batcher = Arc::new(Batcher::new(write));
         let tasks: Vec<_> = (0..250u32)
             .map(|i| {
                 let b = batcher.clone();

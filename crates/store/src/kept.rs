@@ -28,18 +28,29 @@ use crate::errors::backend;
 pub(crate) type Statement<'c, T> =
     Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
 
+/// A backend's settings for its kept connections, applied to the pool's connect options.
+pub(crate) type KeptOptions<DB> = fn(Options<DB>) -> Options<DB>;
+
+/// How a backend's connections are made.
+type Options<DB> = <<DB as sqlx::Database>::Connection as sqlx::Connection>::Options;
+
 pub(crate) struct Kept<DB: sqlx::Database> {
-    /// Where new connections get their options, and how long one may take.
+    /// How long a caller may wait for a connection: as long as the pool lets one wait.
     pool: sqlx::Pool<DB>,
+    /// How a new kept connection is made: the pool's options, and the backend's settings for
+    /// statements on every request's path ([`KeptOptions`]).
+    options: Options<DB>,
     idle: Mutex<Vec<DB::Connection>>,
     /// Connections in use or idle, at most as many as its permits.
     slots: Semaphore,
 }
 
 impl<DB: sqlx::Database> Kept<DB> {
-    /// Keeps up to `slots` connections, made on first use with `pool`'s options.
-    pub(crate) fn new(pool: sqlx::Pool<DB>, slots: usize) -> Self {
+    /// Keeps up to `slots` connections, made on first use with `pool`'s options as `tuned` sets
+    /// them.
+    pub(crate) fn new(pool: sqlx::Pool<DB>, slots: usize, tuned: KeptOptions<DB>) -> Self {
         Kept {
+            options: tuned((*pool.connect_options()).clone()),
             pool,
             idle: Mutex::new(Vec::with_capacity(slots)),
             slots: Semaphore::new(slots.max(1)),
@@ -86,7 +97,7 @@ impl<DB: sqlx::Database> Kept<DB> {
     /// database that does not answer is [`StoreError::Unavailable`] as soon as for a pooled one.
     async fn connect(&self) -> Result<DB::Connection, StoreError> {
         let bound = self.pool.options().get_acquire_timeout();
-        match tokio::time::timeout(bound, self.pool.connect_options().connect()).await {
+        match tokio::time::timeout(bound, self.options.connect()).await {
             Ok(made) => made.map_err(backend),
             Err(_) => Err(waited_too_long(bound)),
         }

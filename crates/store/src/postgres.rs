@@ -24,6 +24,21 @@ pub(crate) const NOTIFY: Option<&str> = Some("SELECT pg_notify('latchkey', $1)")
 pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> =
     Some(crate::listen::spawn);
 
+/// Kept connections (`kept.rs`) plan each statement once, and only with index scans. PostgreSQL
+/// otherwise weighs a fresh plan for each run of a prepared statement against its generic plan,
+/// and for a statement over bound arrays (the `UNNEST` batches below) the fresh plan always looks
+/// cheaper: it planned every batch anew, a third of its CPU under the code exchange. A generic plan
+/// is kept until the tables' statistics change, so one made while a table was nearly empty (on
+/// the first exchange of a new installation) would scan the whole table for as long: index scans
+/// only, since every statement that runs on a kept connection looks its rows up by key, and
+/// whatever the table's size, that is its best plan.
+pub(crate) const KEPT_OPTIONS: crate::kept::KeptOptions<Db> = |options| {
+    options.options([
+        ("plan_cache_mode", "force_generic_plan"),
+        ("enable_seqscan", "off"),
+    ])
+};
+
 /// A group-committed batch of opaque access tokens (`tokens.rs`) as one statement whose text is the
 /// same for every batch: each column's values go as one array, unnested into rows. A `VALUES` list
 /// is a new statement for every batch size, which a connection parses and plans afresh for each

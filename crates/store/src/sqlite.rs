@@ -21,6 +21,9 @@ pub(crate) const KEYS_JOINED: bool = false;
 pub(crate) const NOTIFY: Option<&str> = None;
 pub(crate) const LISTENER: Option<fn(sqlx::Pool<Db>, crate::notices::Sender)> = None;
 
+/// SQLite's kept connections are made as the pool's: it prepares a statement once per connection.
+pub(crate) const KEPT_OPTIONS: crate::kept::KeptOptions<Db> = |options| options;
+
 /// A batch of access-token rows is the `VALUES` list both backends share (`tokens.rs`): SQLite
 /// prepares a statement in-process, without a round trip.
 pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = None;
