@@ -75,9 +75,10 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     }
 }
 
-/// Runs until every sender (the store and its clones) is gone. The batches are written in this
-/// task, not the callers', so a caller that goes away cannot stop one halfway; what arrives while a
-/// batch is written joins the next.
+/// Runs until every sender (the store and its clones) is gone, one batch at a time; what arrives
+/// while a batch is written joins the next. Each batch is written in a task of its own, which no
+/// caller can cancel halfway, and whose panic fails only that batch's callers: the writer, and
+/// every later batch, go on.
 async fn writer<T: Send + 'static, R: Send + 'static>(
     mut rows: mpsc::UnboundedReceiver<Pending<T, R>>,
     write: WriteBatch<T, R>,
@@ -85,9 +86,18 @@ async fn writer<T: Send + 'static, R: Send + 'static>(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rows.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (items, waiting): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-        let results = write(items).await;
-        for (done, result) in waiting.into_iter().zip(results) {
-            let _ = done.send(result);
+        let write = write.clone();
+        match tokio::spawn(async move { write(items).await }).await {
+            Ok(results) => {
+                for (done, result) in waiting.into_iter().zip(results) {
+                    let _ = done.send(result);
+                }
+            }
+            Err(_) => {
+                for done in waiting {
+                    let _ = done.send(Err(StoreError::Backend("the batch write failed".into())));
+                }
+            }
         }
     }
 }
@@ -159,5 +169,20 @@ mod tests {
         );
         assert!(batches.iter().all(|b| b.len() <= MAX_BATCH));
         assert!(batches.len() < 250, "some rows shared a batch");
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_alone_and_the_writer_goes_on() {
+        let write: WriteBatch<u32> = Arc::new(|rows: Vec<u32>| {
+            Box::pin(async move {
+                assert!(!rows.contains(&13), "a write that panics");
+                rows.iter().map(|_| Ok(())).collect()
+            })
+        });
+        let batcher = Batcher::new(write);
+        assert!(batcher.submit(13).await.is_err(), "its caller is told");
+        for i in 0..3u32 {
+            assert!(batcher.submit(i).await.is_ok(), "row {i} after the panic");
+        }
     }
 }
