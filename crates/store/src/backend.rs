@@ -65,7 +65,7 @@ impl SqlStore<Db> {
         // itself: it takes the write turn but no transaction, which would cost two statements
         // per batch on the hottest write. It writes one batch at a time, on a connection of its
         // own (`kept.rs` says why).
-        let own = Arc::new(Kept::new(pool.clone(), 1, KEPT_OPTIONS));
+        let own = Arc::new(Kept::new(&pool, 1, KEPT_OPTIONS));
         let write: WriteBatch<_> = Arc::new(move |rows| {
             let (pool, writes, own) = (p.clone(), w.clone(), own.clone());
             Box::pin(async move {
@@ -73,11 +73,11 @@ impl SqlStore<Db> {
                 tokens::insert_access_batch(&pool, &own, Arc::new(rows)).await
             })
         });
-        let kept = Arc::new(Kept::new(pool.clone(), KEPT, KEPT_OPTIONS));
+        let kept = Arc::new(Kept::new(&pool, KEPT, KEPT_OPTIONS));
         // Where writers take turns, the redemption writer keeps a connection of its own: its page
         // cache, which SQLite drops whenever another connection commits, then stays valid.
         let redeemer = if ONE_WRITER {
-            Arc::new(Kept::new(pool.clone(), 1, KEPT_OPTIONS))
+            Arc::new(Kept::new(&pool, 1, KEPT_OPTIONS))
         } else {
             kept.clone()
         };

@@ -36,7 +36,7 @@ type Options<DB> = <<DB as sqlx::Database>::Connection as sqlx::Connection>::Opt
 
 pub(crate) struct Kept<DB: sqlx::Database> {
     /// How long a caller may wait for a connection: as long as the pool lets one wait.
-    pool: sqlx::Pool<DB>,
+    wait: Duration,
     /// How a new kept connection is made: the pool's options, and the backend's settings for
     /// statements on every request's path ([`KeptOptions`]).
     options: Options<DB>,
@@ -48,10 +48,10 @@ pub(crate) struct Kept<DB: sqlx::Database> {
 impl<DB: sqlx::Database> Kept<DB> {
     /// Keeps up to `slots` connections, made on first use with `pool`'s options as `tuned` sets
     /// them.
-    pub(crate) fn new(pool: sqlx::Pool<DB>, slots: usize, tuned: KeptOptions<DB>) -> Self {
+    pub(crate) fn new(pool: &sqlx::Pool<DB>, slots: usize, tuned: KeptOptions<DB>) -> Self {
         Kept {
+            wait: pool.options().get_acquire_timeout(),
             options: tuned((*pool.connect_options()).clone()),
-            pool,
             idle: Mutex::new(Vec::with_capacity(slots)),
             slots: Semaphore::new(slots.max(1)),
         }
@@ -64,7 +64,7 @@ impl<DB: sqlx::Database> Kept<DB> {
     where
         F: for<'c> Fn(&'c mut DB::Connection) -> Statement<'c, T>,
     {
-        let bound = self.pool.options().get_acquire_timeout();
+        let bound = self.wait;
         // The semaphore is never closed, so the only failure is the wait.
         let _slot = match tokio::time::timeout(bound, self.slots.acquire()).await {
             Ok(Ok(slot)) => slot,
@@ -93,10 +93,11 @@ impl<DB: sqlx::Database> Kept<DB> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A new connection with the pool's options, within the time the pool gives to take one: a
-    /// database that does not answer is [`StoreError::Unavailable`] as soon as for a pooled one.
+    /// A new connection with the kept connections' options, within the time the pool gives to take
+    /// one: a database that does not answer is [`StoreError::Unavailable`] as soon as for a pooled
+    /// one.
     async fn connect(&self) -> Result<DB::Connection, StoreError> {
-        let bound = self.pool.options().get_acquire_timeout();
+        let bound = self.wait;
         match tokio::time::timeout(bound, self.options.connect()).await {
             Ok(made) => made.map_err(backend),
             Err(_) => Err(waited_too_long(bound)),
