@@ -35,11 +35,12 @@ use latchkey_core::user::email_key;
 
 use super::{
     Db, ACCESS_ROWS, ADVANCE_USER_IDS, KEPT_OPTIONS, KEYS_JOINED, LISTENER, MIGRATOR, NOTIFY,
-    ONE_WRITER, REDEEM_ROWS,
+    ONE_WRITER, READ_MANY, REDEEM_ROWS,
 };
-use crate::batch::{Batcher, WriteBatch};
+use crate::batch::{Batcher, RunBatch};
 use crate::errors::backend;
 use crate::kept::Kept;
+use crate::lookup::{ByHash, Lookup, ReadMany};
 use crate::notices::{self, Hub};
 use crate::store::SqlStore;
 use crate::write::{Ending, WriteTurn, Written};
@@ -66,7 +67,7 @@ impl SqlStore<Db> {
         // per batch on the hottest write. It writes one batch at a time, on a connection of its
         // own (`kept.rs` says why).
         let own = Arc::new(Kept::new(&pool, 1, KEPT_OPTIONS));
-        let write: WriteBatch<_> = Arc::new(move |rows| {
+        let write: RunBatch<_> = Arc::new(move |rows| {
             let (pool, writes, own) = (p.clone(), w.clone(), own.clone());
             Box::pin(async move {
                 let _turn = writes.take().await;
@@ -82,15 +83,24 @@ impl SqlStore<Db> {
             kept.clone()
         };
         let w = writes.clone();
-        let redeem: WriteBatch<_, _> = Arc::new(move |batch| {
+        let redeem: RunBatch<_, _> = Arc::new(move |batch| {
             let (kept, writes) = (redeemer.clone(), w.clone());
             Box::pin(async move { codes::redeem_batch(&kept, &writes, batch).await })
+        });
+        let reads = READ_MANY.map(|many| {
+            let kept = kept.clone();
+            let read: RunBatch<_, _> = Arc::new(move |batch| {
+                let kept = kept.clone();
+                Box::pin(async move { read_batch(&kept, many, batch).await })
+            });
+            Arc::new(Batcher::new(read))
         });
         SqlStore {
             pool,
             writes,
             access_rows: Arc::new(Batcher::new(write)),
             redemptions: Arc::new(Batcher::new(redeem)),
+            reads,
             kept,
             hub: Hub::new(),
         }
@@ -146,24 +156,30 @@ impl SqlStore<Db> {
         Ok(done)
     }
 
-    /// The row, if any, that `sql` finds by the keyed hash it binds as `$1`: the reads on every
-    /// request's path (a session, a code, a token), on a kept connection (`kept.rs`).
+    /// The row, if any, that `lookup` finds by `hash`: the reads on every request's path (a
+    /// session, a code, a token), on a kept connection (`kept.rs`), in batches where the backend
+    /// can (`lookup.rs`).
     pub(crate) async fn row_by_hash(
         &self,
-        sql: &'static str,
+        lookup: &'static ByHash,
         hash: &TokenHash,
-    ) -> Result<Option<DbRow>, StoreError> {
+    ) -> Result<Option<Arc<DbRow>>, StoreError> {
+        if let Some(reads) = &self.reads {
+            return reads.submit((lookup, *hash)).await;
+        }
         let hash = *hash;
-        self.kept
+        let row = self
+            .kept
             .run(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(sql)
+                    sqlx::query(lookup.one)
                         .bind(hash.as_bytes())
                         .fetch_optional(conn)
                         .await
                 })
             })
-            .await
+            .await?;
+        Ok(row.map(Arc::new))
     }
 
     /// Applies the migrations this database lacks; returns them, oldest first.
@@ -264,5 +280,65 @@ impl Store for SqlStore<Db> {
                 listen(self.pool.clone(), sender);
             }
         })
+    }
+}
+
+/// Reads one batch of the read batcher: one statement per kind of look-up in it (almost always
+/// one), and each read's row, or its statement's error, in the batch's order. Two reads of one
+/// hash share the row.
+async fn read_batch(
+    kept: &Kept<Db>,
+    many: ReadMany<Db>,
+    batch: Vec<Lookup>,
+) -> Vec<Result<Option<Arc<DbRow>>, StoreError>> {
+    let mut answers: Vec<Option<Result<Option<Arc<DbRow>>, StoreError>>> =
+        batch.iter().map(|_| None).collect();
+    while let Some(first) = answers.iter().position(Option::is_none) {
+        let lookup = batch[first].0;
+        let readers: Vec<usize> = (first..batch.len())
+            .filter(|&i| std::ptr::eq(batch[i].0, lookup))
+            .collect();
+        let hashes: Arc<Vec<TokenHash>> = Arc::new(readers.iter().map(|&i| batch[i].1).collect());
+        let rows = kept
+            .run(|conn| {
+                let hashes = hashes.clone();
+                Box::pin(async move { many(lookup.many, &hashes).fetch_all(conn).await })
+            })
+            .await
+            .and_then(|rows| by_key(rows, &hashes));
+        for (&i, row) in readers.iter().zip(answered(rows, readers.len())) {
+            answers[i] = Some(row);
+        }
+    }
+    answers.into_iter().flatten().collect()
+}
+
+/// Each hash's row among `rows`, by the `by_hash` column every [`ByHash::many`] selects.
+fn by_key(rows: Vec<DbRow>, hashes: &[TokenHash]) -> Result<Vec<Option<Arc<DbRow>>>, StoreError> {
+    use sqlx::Row as _;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key: Vec<u8> = row.try_get("by_hash").map_err(backend)?;
+        found.insert(key, Arc::new(row));
+    }
+    Ok(hashes
+        .iter()
+        .map(|h| found.get(h.as_bytes()).cloned())
+        .collect())
+}
+
+/// One answer per reader: its row, or the statement's error for each.
+fn answered(
+    rows: Result<Vec<Option<Arc<DbRow>>>, StoreError>,
+    readers: usize,
+) -> Vec<Result<Option<Arc<DbRow>>, StoreError>> {
+    match rows {
+        Ok(rows) => rows.into_iter().map(Ok).collect(),
+        Err(e) => crate::batch::all_unavailable(readers, &e).unwrap_or_else(|| {
+            let why = e.to_string();
+            (0..readers)
+                .map(|_| Err(StoreError::Backend(why.clone().into())))
+                .collect()
+        }),
     }
 }

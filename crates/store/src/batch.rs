@@ -1,7 +1,8 @@
 //! Group commit: writes that many requests make at once are done by one task, a batch at a time,
 //! instead of one transaction per request: opaque access tokens (one multi-row `INSERT` per
 //! batch) and code redemptions (one transaction per batch, each redemption with its own
-//! compare-and-swap and answer).
+//! compare-and-swap and answer). On PostgreSQL the reads on every request's path are batched the
+//! same way (`lookup.rs`).
 //!
 //! Why: on SQLite each statement otherwise costs a hand-off to sqlx's worker thread and back, and
 //! each transaction a commit, while the other writers wait for their turn (BENCHMARKS.md: 23 ms p99
@@ -34,9 +35,9 @@ pub(crate) type RedeemRows<Db> =
         &'a [crate::store::Redemption],
     ) -> sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments<'a>>;
 
-/// Writes one batch and answers for each item, in order (`R`: what a caller learns besides
-/// success, such as whether its compare-and-swap won).
-pub(crate) type WriteBatch<T, R = ()> = Arc<
+/// Runs one batch and answers for each item, in order (`R`: what a caller learns besides success,
+/// such as whether its compare-and-swap won, or the row it read).
+pub(crate) type RunBatch<T, R = ()> = Arc<
     dyn Fn(Vec<T>) -> Pin<Box<dyn Future<Output = Vec<Result<R, StoreError>>> + Send>>
         + Send
         + Sync,
@@ -45,28 +46,29 @@ pub(crate) type WriteBatch<T, R = ()> = Arc<
 type Pending<T, R> = (T, oneshot::Sender<Result<R, StoreError>>);
 
 pub(crate) struct Batcher<T, R = ()> {
-    write: WriteBatch<T, R>,
+    run: RunBatch<T, R>,
     /// Started on first use, so the store can be built outside a runtime.
     queue: OnceLock<mpsc::UnboundedSender<Pending<T, R>>>,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
-    /// A batcher that writes one batch at a time: on SQLite writers take turns anyway, and on
+    /// A batcher that runs one batch at a time: on SQLite writers take turns anyway, and on
     /// PostgreSQL what queues behind a batch's commit (its WAL flush) joins the next one, which
     /// costs the database less than batches written in parallel
-    /// (docs/design/authorization-code.md).
-    pub(crate) fn new(write: WriteBatch<T, R>) -> Self {
+    /// (docs/design/authorization-code.md); a read waits for the batch in flight at most.
+    pub(crate) fn new(run: RunBatch<T, R>) -> Self {
         Batcher {
-            write,
+            run,
             queue: OnceLock::new(),
         }
     }
 
-    /// Queues `item` and waits until the batch that carries it is committed (or has failed).
+    /// Queues `item` and waits until the batch that carries it is committed or read (or has
+    /// failed).
     pub(crate) async fn submit(&self, item: T) -> Result<R, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (queue, rows) = mpsc::unbounded_channel();
-            tokio::spawn(writer(rows, self.write.clone()));
+            tokio::spawn(worker(rows, self.run.clone()));
             queue
         });
         let (done, answer) = oneshot::channel();
@@ -76,18 +78,18 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
 }
 
 /// Runs until every sender (the store and its clones) is gone, one batch at a time; what arrives
-/// while a batch is written joins the next. Each batch is written in a task of its own, which no
-/// caller can cancel halfway, and whose panic fails only that batch's callers: the writer, and
-/// every later batch, go on.
-async fn writer<T: Send + 'static, R: Send + 'static>(
+/// while a batch is out joins the next. Each batch runs in a task of its own, which no caller can
+/// cancel halfway, and whose panic fails only that batch's callers: the worker, and every later
+/// batch, go on.
+async fn worker<T: Send + 'static, R: Send + 'static>(
     mut rows: mpsc::UnboundedReceiver<Pending<T, R>>,
-    write: WriteBatch<T, R>,
+    run: RunBatch<T, R>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rows.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (items, waiting): (Vec<T>, Vec<_>) = batch.drain(..).unzip();
-        let write = write.clone();
-        match tokio::spawn(async move { write(items).await }).await {
+        let run = run.clone();
+        match tokio::spawn(async move { run(items).await }).await {
             Ok(results) => {
                 for (done, result) in waiting.into_iter().zip(results) {
                     let _ = done.send(result);
@@ -95,7 +97,7 @@ async fn writer<T: Send + 'static, R: Send + 'static>(
             }
             Err(_) => {
                 for done in waiting {
-                    let _ = done.send(Err(StoreError::Backend("the batch write failed".into())));
+                    let _ = done.send(Err(StoreError::Backend("the batch failed".into())));
                 }
             }
         }
@@ -121,7 +123,7 @@ pub(crate) fn all_unavailable<R>(
 }
 
 fn stopped() -> StoreError {
-    StoreError::Backend("the batch writer has stopped".into())
+    StoreError::Backend("the batch worker has stopped".into())
 }
 
 #[cfg(test)]
@@ -133,7 +135,7 @@ mod tests {
     async fn concurrent_inserts_share_batches_and_each_gets_its_own_answer() {
         let batches = Arc::new(Mutex::new(Vec::<Vec<u32>>::new()));
         let seen = batches.clone();
-        let write: WriteBatch<u32> = Arc::new(move |rows: Vec<u32>| {
+        let write: RunBatch<u32> = Arc::new(move |rows: Vec<u32>| {
             seen.lock().unwrap().push(rows.clone());
             Box::pin(async move {
                 tokio::task::yield_now().await;
@@ -173,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_that_panics_fails_alone_and_the_writer_goes_on() {
-        let write: WriteBatch<u32> = Arc::new(|rows: Vec<u32>| {
+        let write: RunBatch<u32> = Arc::new(|rows: Vec<u32>| {
             Box::pin(async move {
                 assert!(!rows.contains(&13), "a write that panics");
                 rows.iter().map(|_| Ok(())).collect()

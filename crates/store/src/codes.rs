@@ -26,6 +26,7 @@ use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
 use crate::kept::Kept;
+use crate::lookup::{by_hash, ByHash};
 use crate::store::{NewFamily, Redemption, SqlStore};
 use crate::write::WriteTurn;
 
@@ -216,15 +217,12 @@ impl AuthorizationStore for SqlStore<Db> {
     ) -> Result<Option<(CodeRow, Option<User>)>, StoreError> {
         // The two tables share no column name, so the row decodes as either; `id` is the users'
         // and NULL when the user is gone (codes keep no foreign key to users).
-        let sql = concat!(
-            "SELECT ",
-            code_columns!(),
-            ", ",
-            user_columns!(),
-            " FROM authorization_codes LEFT JOIN users ON users.id = authorization_codes.user_id \
-             WHERE hash = $1"
+        static CODE_AND_USER: ByHash = by_hash!(
+            select concat!(code_columns!(), ", ", user_columns!()),
+            from "authorization_codes LEFT JOIN users ON users.id = authorization_codes.user_id",
+            key "authorization_codes.hash"
         );
-        let row = self.row_by_hash(sql, hash).await?;
+        let row = self.row_by_hash(&CODE_AND_USER, hash).await?;
         let Some(r) = row else { return Ok(None) };
         let holder = match r.try_get::<Option<i64>, _>("id").map_err(backend)? {
             Some(_) => Some(user(&r).map_err(backend)?),

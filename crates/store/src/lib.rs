@@ -39,6 +39,7 @@ mod codec;
 mod errors;
 mod kept;
 mod listen;
+mod lookup;
 mod notices;
 mod open;
 mod postgres;

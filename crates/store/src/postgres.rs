@@ -77,6 +77,12 @@ fn unnested_access_rows(
     .bind(rows.iter().map(|a| a.revoked).collect::<Vec<_>>())
 }
 
+/// The reads on every request's path go in batches (`lookup.rs`): a batch's hashes are one bound
+/// array.
+pub(crate) const READ_MANY: Option<crate::lookup::ReadMany<Db>> = Some(|sql, hashes| {
+    sqlx::query(sql).bind(hashes.iter().map(|h| h.as_bytes()).collect::<Vec<_>>())
+});
+
 /// A batch of code redemptions (`codes.rs`) as one statement, which PostgreSQL runs atomically:
 /// the codes are taken by one `UPDATE`, and only the families that took theirs are inserted, with
 /// their first refresh tokens and opaque access tokens, by `INSERT`s in the same statement; it

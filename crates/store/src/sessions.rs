@@ -10,6 +10,7 @@ use sqlx::Row;
 use super::users::user;
 use super::{Db, DbRow};
 use crate::errors::{backend, corrupt};
+use crate::lookup::{by_hash, ByHash};
 use crate::store::SqlStore;
 
 /// The session columns [`session_row`] reads; `created_at` is renamed because the user's row,
@@ -60,12 +61,12 @@ impl SessionStore for SqlStore<Db> {
     }
 
     async fn session(&self, hash: &TokenHash) -> Result<Option<(SessionRow, User)>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            session_columns!(),
-            ", u.* FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = $1"
+        static SESSION_AND_USER: ByHash = by_hash!(
+            select concat!(session_columns!(), ", u.*"),
+            from "sessions s JOIN users u ON u.id = s.user_id",
+            key "s.hash"
         );
-        let row = self.row_by_hash(sql, hash).await?;
+        let row = self.row_by_hash(&SESSION_AND_USER, hash).await?;
         let Some(r) = row else {
             return Ok(None);
         };

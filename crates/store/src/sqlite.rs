@@ -32,6 +32,10 @@ pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = None;
 /// (`codes.rs`): SQLite has no `UPDATE` inside a `WITH`, and runs a call's statements in turn.
 pub(crate) const REDEEM_ROWS: Option<crate::batch::RedeemRows<Db>> = None;
 
+/// Each read on a request's path alone (`lookup.rs`): SQLite reads in this process, and binds no
+/// arrays.
+pub(crate) const READ_MANY: Option<crate::lookup::ReadMany<Db>> = None;
+
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 // The same files as `postgres.rs` includes: see `backend.rs` for why.

@@ -10,6 +10,7 @@ use latchkey_core::store::{AccessTokenRow, Family, NewRefresh};
 
 use crate::batch::Batcher;
 use crate::kept::Kept;
+use crate::lookup::Reads;
 use crate::notices::Hub;
 use crate::write::WriteTurn;
 
@@ -20,6 +21,8 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
     /// Answers whether each redemption took its code.
     pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
+    /// The reads on every request's path, in batches, where the backend can (`lookup.rs`).
+    pub(crate) reads: Option<Arc<Reads<DB::Row>>>,
     /// Connections for the statements on every request's path (`kept.rs`): its reads, and on
     /// PostgreSQL the code redemptions.
     pub(crate) kept: Arc<Kept<DB>>,
@@ -58,6 +61,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
             writes: self.writes.clone(),
             access_rows: self.access_rows.clone(),
             redemptions: self.redemptions.clone(),
+            reads: self.reads.clone(),
             kept: self.kept.clone(),
             hub: self.hub.clone(),
         }

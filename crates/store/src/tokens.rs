@@ -18,6 +18,7 @@ use crate::batch::all_unavailable;
 use crate::codec::{hash_of, join, split};
 use crate::errors::backend;
 use crate::kept::Kept;
+use crate::lookup::{by_hash, ByHash};
 use crate::store::{NewFamily, SqlStore};
 
 /// The `INSERT` of these access-token rows, one statement for them all, pushed onto `insert`.
@@ -294,13 +295,16 @@ impl TokenStore for SqlStore<Db> {
     ) -> Result<Option<(AccessTokenRow, User)>, StoreError> {
         // One round trip for the token and its user: introspection needs both. The two tables
         // share no column name, so the row decodes as either.
-        let sql = concat!(
-            "SELECT a.hash, a.jti, a.client_id, a.user_id, a.scopes, a.issued_at, \
-             a.expires_at, a.family_id, a.revoked, ",
-            user_columns!(),
-            " FROM access_tokens a JOIN users ON users.id = a.user_id WHERE a.hash = $1"
+        static TOKEN_AND_USER: ByHash = by_hash!(
+            select concat!(
+                "a.hash, a.jti, a.client_id, a.user_id, a.scopes, a.issued_at, a.expires_at, \
+                 a.family_id, a.revoked, ",
+                user_columns!()
+            ),
+            from "access_tokens a JOIN users ON users.id = a.user_id",
+            key "a.hash"
         );
-        let row = self.row_by_hash(sql, hash).await?;
+        let row = self.row_by_hash(&TOKEN_AND_USER, hash).await?;
         let Some(r) = row else { return Ok(None) };
         let stored: Vec<u8> = r.try_get("hash").map_err(backend)?;
         let holder = user(&r).map_err(backend)?;
@@ -334,13 +338,15 @@ impl TokenStore for SqlStore<Db> {
     }
 
     async fn refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshRow>, StoreError> {
-        let sql = "SELECT r.scopes, r.issued_at, r.expires_at, r.rotated_at, r.successor, \
-             f.id AS f_id, f.client_id AS f_client_id, f.user_id AS f_user_id, \
-             f.created_at AS f_created_at, f.expires_at AS f_expires_at, \
-             f.revoked_at AS f_revoked_at \
-             FROM refresh_tokens r JOIN refresh_families f ON f.id = r.family_id \
-             WHERE r.hash = $1";
-        let row = self.row_by_hash(sql, hash).await?;
+        static TOKEN_AND_FAMILY: ByHash = by_hash!(
+            select "r.scopes, r.issued_at, r.expires_at, r.rotated_at, r.successor, \
+                f.id AS f_id, f.client_id AS f_client_id, f.user_id AS f_user_id, \
+                f.created_at AS f_created_at, f.expires_at AS f_expires_at, \
+                f.revoked_at AS f_revoked_at",
+            from "refresh_tokens r JOIN refresh_families f ON f.id = r.family_id",
+            key "r.hash"
+        );
+        let row = self.row_by_hash(&TOKEN_AND_FAMILY, hash).await?;
         let Some(r) = row else { return Ok(None) };
         let revoked_at: Option<i64> = r.try_get("f_revoked_at").map_err(backend)?;
         Ok(Some(RefreshRow {

@@ -747,6 +747,53 @@ pub async fn concurrent_access_tokens_are_written_whole_and_fail_alone<S: Store 
     assert_eq!(kept.jti, "jti-taken", "the clash changed nothing");
 }
 
+/// The reads on a request's path, many at once and of two kinds, some of one hash twice and some
+/// of hashes nobody stored: each finds its own row, with its own holder (PostgreSQL answers the
+/// reads that arrive together with one statement, `lookup.rs`).
+pub async fn concurrent_reads_each_find_their_own_row<S: Store + Clone>(s: S) {
+    let (ana, ben) = (a_user(&s, "ana").await, a_user(&s, "ben").await);
+    let holder = |i: usize| if i % 2 == 0 { &ana } else { &ben };
+    for i in 0..24 {
+        s.insert_access_token(&opaque(&format!("a{i}"), holder(i).id, None, i as i64))
+            .await
+            .unwrap();
+        s.insert_session(&SessionRow {
+            hash: hash(&format!("s{i}")),
+            user_id: holder(i + 1).id,
+            auth_time: i as i64,
+            created_at: i as i64,
+            expires_at: 1_000,
+            idle_expires_at: None,
+        })
+        .await
+        .unwrap();
+    }
+    let s = Arc::new(s);
+    let (mut tokens, mut sessions) = (Vec::new(), Vec::new());
+    // Those of 0..24 twice over; 24..32 were never stored.
+    for i in (0..32).chain(0..24) {
+        let (a, b) = (s.clone(), s.clone());
+        tokens.push(tokio::spawn(async move {
+            let found = a.access_token(&hash(&format!("a{i}"))).await.unwrap();
+            (i, found.map(|(t, u)| (t.jti, u.username)))
+        }));
+        sessions.push(tokio::spawn(async move {
+            let found = b.session(&hash(&format!("s{i}"))).await.unwrap();
+            (i, found.map(|(r, u)| (r.auth_time, u.username)))
+        }));
+    }
+    for read in tokens {
+        let (i, found) = read.await.unwrap();
+        let want = (i < 24).then(|| (format!("jti-a{i}"), holder(i).username.clone()));
+        assert_eq!(found, want, "token {i}");
+    }
+    for read in sessions {
+        let (i, found) = read.await.unwrap();
+        let want = (i < 24).then(|| (i as i64, holder(i + 1).username.clone()));
+        assert_eq!(found, want, "session {i}");
+    }
+}
+
 pub async fn single_revocations<S: Store>(s: S) {
     let u = a_user(&s, "frank").await;
     s.insert_access_token(&opaque("a1", u.id, None, 0))
@@ -832,6 +879,7 @@ macro_rules! suite {
             revoking_a_family_reaches_every_token,
             single_revocations,
             concurrent_access_tokens_are_written_whole_and_fail_alone,
+            concurrent_reads_each_find_their_own_row,
             purge_removes_only_what_cannot_matter,
             authz_rules_are_added_once_and_bump_the_version,
             authz_rules_are_removed_exactly,
