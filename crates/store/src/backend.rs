@@ -40,7 +40,7 @@ use super::{
 use crate::batch::{Batcher, RunBatch};
 use crate::errors::backend;
 use crate::kept::Kept;
-use crate::lookup::{ByHash, Lookup, ReadMany};
+use crate::lookup::{ByHash, Lookup};
 use crate::notices::{self, Hub};
 use crate::store::SqlStore;
 use crate::write::{Ending, WriteTurn, Written};
@@ -87,14 +87,14 @@ impl SqlStore<Db> {
             let (kept, writes) = (redeemer.clone(), w.clone());
             Box::pin(async move { codes::redeem_batch(&kept, &writes, batch).await })
         });
-        let reads = READ_MANY.map(|many| {
+        let reads = {
             let kept = kept.clone();
             let read: RunBatch<_, _> = Arc::new(move |batch| {
                 let kept = kept.clone();
-                Box::pin(async move { read_batch(&kept, many, batch).await })
+                Box::pin(async move { read_batch(&kept, batch).await })
             });
             Arc::new(Batcher::new(read))
-        });
+        };
         SqlStore {
             pool,
             writes,
@@ -157,29 +157,13 @@ impl SqlStore<Db> {
     }
 
     /// The row, if any, that `lookup` finds by `hash`: the reads on every request's path (a
-    /// session, a code, a token), on a kept connection (`kept.rs`), in batches where the backend
-    /// can (`lookup.rs`).
+    /// session, a code, a token), in batches (`lookup.rs`) on a kept connection (`kept.rs`).
     pub(crate) async fn row_by_hash(
         &self,
         lookup: &'static ByHash,
         hash: &TokenHash,
     ) -> Result<Option<Arc<DbRow>>, StoreError> {
-        if let Some(reads) = &self.reads {
-            return reads.submit((lookup, *hash)).await;
-        }
-        let hash = *hash;
-        let row = self
-            .kept
-            .run(move |conn| {
-                Box::pin(async move {
-                    sqlx::query(lookup.one)
-                        .bind(hash.as_bytes())
-                        .fetch_optional(conn)
-                        .await
-                })
-            })
-            .await?;
-        Ok(row.map(Arc::new))
+        self.reads.submit((lookup, *hash)).await
     }
 
     /// Applies the migrations this database lacks; returns them, oldest first.
@@ -288,7 +272,6 @@ impl Store for SqlStore<Db> {
 /// hash share the row.
 async fn read_batch(
     kept: &Kept<Db>,
-    many: ReadMany<Db>,
     batch: Vec<Lookup>,
 ) -> Vec<Result<Option<Arc<DbRow>>, StoreError>> {
     let mut answers: Vec<Option<Result<Option<Arc<DbRow>>, StoreError>>> =
@@ -302,7 +285,7 @@ async fn read_batch(
         let rows = kept
             .run(|conn| {
                 let hashes = hashes.clone();
-                Box::pin(async move { many(lookup.many, &hashes).fetch_all(conn).await })
+                Box::pin(async move { READ_MANY(lookup, &hashes).fetch_all(conn).await })
             })
             .await
             .and_then(|rows| by_key(rows, &hashes));

@@ -1,11 +1,12 @@
 //! The reads on every request's path: the row a keyed hash finds (a session, a code, a token),
-//! written once as a [`ByHash`] that says how to find one row and how to find many.
+//! written once as a [`ByHash`], from which each backend gets its statement for a batch of them.
 //!
-//! On PostgreSQL the reads that arrive together go to the database as one statement, a batch at a
-//! time, as the batch writers do (`batch.rs`). Why: a read by itself costs PostgreSQL 60-80 µs of
-//! CPU, most of it the round trip and the executor's start and end rather than the index probe;
-//! four hashes in one `= ANY($1)` cost it 85-130 µs in all (docs/design/storage.md). SQLite reads
-//! in this process, without a round trip, and has no arrays to bind: it reads each row alone.
+//! The reads that arrive together go to the database as one statement, a batch at a time, as the
+//! batch writers do (`batch.rs`); a read on an idle node goes alone, at once. Why: on PostgreSQL a
+//! read by itself costs 60-80 µs of database CPU, most of it the round trip and the executor's
+//! start and end rather than the index probe, and four hashes in one `= ANY($1)` cost 85-130 µs
+//! in all; on SQLite each statement is a hand-off to sqlx's worker thread and back
+//! (docs/design/storage.md, reads in batches).
 
 use std::sync::Arc;
 
@@ -13,21 +14,21 @@ use latchkey_core::secret::TokenHash;
 
 use crate::batch::Batcher;
 
-/// One look-up by keyed hash, in its two shapes.
+/// One look-up by keyed hash, as a batch of them reads on each backend.
 pub(crate) struct ByHash {
-    /// Finds the row whose key is `$1`.
-    pub(crate) one: &'static str,
-    /// Finds the rows whose keys are in the array `$1`, each with its key as `by_hash`.
-    pub(crate) many: &'static str,
+    /// PostgreSQL's batch: the rows whose keys are in the array `$1`, each with its key as
+    /// `by_hash`.
+    pub(crate) in_array: &'static str,
+    /// SQLite's batch, which binds no arrays: the keys are hex strings in the JSON array `$1`.
+    pub(crate) in_json: &'static str,
 }
 
-/// A [`ByHash`] from its select list, its `FROM` clause and its key column, so that the two shapes
+/// A [`ByHash`] from its select list, its `FROM` clause and its key column, so that its shapes
 /// cannot differ in anything else.
 macro_rules! by_hash {
     (select $columns:expr, from $from:expr, key $key:literal) => {
         $crate::lookup::ByHash {
-            one: concat!("SELECT ", $columns, " FROM ", $from, " WHERE ", $key, " = $1"),
-            many: concat!(
+            in_array: concat!(
                 "SELECT ",
                 $key,
                 " AS by_hash, ",
@@ -37,6 +38,17 @@ macro_rules! by_hash {
                 " WHERE ",
                 $key,
                 " = ANY($1)"
+            ),
+            in_json: concat!(
+                "SELECT ",
+                $key,
+                " AS by_hash, ",
+                $columns,
+                " FROM ",
+                $from,
+                " WHERE ",
+                $key,
+                " IN (SELECT unhex(value) FROM json_each($1))"
             ),
         }
     };
@@ -49,10 +61,9 @@ pub(crate) type Lookup = (&'static ByHash, TokenHash);
 /// The batcher of a backend's reads: each answers with the row its hash found, if any.
 pub(crate) type Reads<Row> = Batcher<Lookup, Option<Arc<Row>>>;
 
-/// The statement that runs [`ByHash::many`] with a batch's hashes bound, on a backend that can bind
-/// an array.
+/// The statement that reads a batch of one [`ByHash`] in this backend's shape, its hashes bound.
 pub(crate) type ReadMany<Db> =
     for<'a> fn(
-        &'static str,
+        &'static ByHash,
         &'a [TokenHash],
     ) -> sqlx::query::Query<'a, Db, <Db as sqlx::Database>::Arguments<'a>>;

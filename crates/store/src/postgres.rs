@@ -77,11 +77,10 @@ fn unnested_access_rows(
     .bind(rows.iter().map(|a| a.revoked).collect::<Vec<_>>())
 }
 
-/// The reads on every request's path go in batches (`lookup.rs`): a batch's hashes are one bound
-/// array.
-pub(crate) const READ_MANY: Option<crate::lookup::ReadMany<Db>> = Some(|sql, hashes| {
-    sqlx::query(sql).bind(hashes.iter().map(|h| h.as_bytes()).collect::<Vec<_>>())
-});
+/// A batch of reads on a request's path (`lookup.rs`): its hashes are one bound array.
+pub(crate) const READ_MANY: crate::lookup::ReadMany<Db> = |lookup, hashes| {
+    sqlx::query(lookup.in_array).bind(hashes.iter().map(|h| h.as_bytes()).collect::<Vec<_>>())
+};
 
 /// A batch of code redemptions (`codes.rs`) as one statement, which PostgreSQL runs atomically:
 /// the codes are taken by one `UPDATE`, and only the families that took theirs are inserted, with

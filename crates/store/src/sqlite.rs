@@ -32,9 +32,15 @@ pub(crate) const ACCESS_ROWS: Option<crate::batch::AccessRows<Db>> = None;
 /// (`codes.rs`): SQLite has no `UPDATE` inside a `WITH`, and runs a call's statements in turn.
 pub(crate) const REDEEM_ROWS: Option<crate::batch::RedeemRows<Db>> = None;
 
-/// Each read on a request's path alone (`lookup.rs`): SQLite reads in this process, and binds no
-/// arrays.
-pub(crate) const READ_MANY: Option<crate::lookup::ReadMany<Db>> = None;
+/// A batch of reads on a request's path (`lookup.rs`): SQLite binds no arrays, so its hashes are
+/// one JSON array of hex strings, which the statement unpacks with `json_each` and `unhex`.
+pub(crate) const READ_MANY: crate::lookup::ReadMany<Db> = |lookup, hashes| {
+    let keys: Vec<String> = hashes
+        .iter()
+        .map(|h| format!("\"{}\"", hex::encode(h.as_bytes())))
+        .collect();
+    sqlx::query(lookup.in_json).bind(format!("[{}]", keys.join(",")))
+};
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -21,8 +21,8 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) access_rows: Arc<Batcher<AccessTokenRow>>,
     /// Answers whether each redemption took its code.
     pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
-    /// The reads on every request's path, in batches, where the backend can (`lookup.rs`).
-    pub(crate) reads: Option<Arc<Reads<DB::Row>>>,
+    /// The reads on every request's path, in batches (`lookup.rs`).
+    pub(crate) reads: Arc<Reads<DB::Row>>,
     /// Connections for the statements on every request's path (`kept.rs`): its reads, and on
     /// PostgreSQL the code redemptions.
     pub(crate) kept: Arc<Kept<DB>>,
