@@ -46,13 +46,6 @@ use crate::store::SqlStore;
 use crate::write::{Ending, WriteTurn, Written};
 use crate::OpenError;
 
-/// Connections kept for the hot statements (`kept.rs`), besides the pool's: as many as the
-/// requests on two cores keep busy, and few enough that three nodes with their pools stay within
-/// PostgreSQL's default 100 connections. On SQLite a statement holds its connection only while
-/// the worker thread runs it, without a round trip, and each connection keeps its own page cache
-/// and prepared statements in this process's memory: four.
-const KEPT: usize = if ONE_WRITER { 4 } else { 8 };
-
 /// A connection of this backend, as a write's transaction lends it (`&mut **tx`).
 type Conn = <Db as sqlx::Database>::Connection;
 /// A row of this backend.
@@ -61,47 +54,37 @@ type DbRow = <Db as sqlx::Database>::Row;
 impl SqlStore<Db> {
     pub fn new(pool: sqlx::Pool<Db>) -> Self {
         let writes = WriteTurn::new(ONE_WRITER);
-        let (p, w) = (pool.clone(), writes.clone());
+        // Each batcher runs one batch at a time, on a connection of its own (`kept.rs` says why).
+        // On SQLite the redemption writer's page cache, which SQLite drops whenever another
+        // connection commits, then stays valid.
+        let own = || Arc::new(Kept::new(&pool, KEPT_OPTIONS));
         // The group-commit writer is its own task already, and one multi-row INSERT is atomic by
         // itself: it takes the write turn but no transaction, which would cost two statements
-        // per batch on the hottest write. It writes one batch at a time, on a connection of its
-        // own (`kept.rs` says why).
-        let own = Arc::new(Kept::new(&pool, 1, KEPT_OPTIONS));
+        // per batch on the hottest write.
+        let (p, w, conn) = (pool.clone(), writes.clone(), own());
         let write: RunBatch<_> = Arc::new(move |rows| {
-            let (pool, writes, own) = (p.clone(), w.clone(), own.clone());
+            let (pool, writes, conn) = (p.clone(), w.clone(), conn.clone());
             Box::pin(async move {
                 let _turn = writes.take().await;
-                tokens::insert_access_batch(&pool, &own, Arc::new(rows)).await
+                tokens::insert_access_batch(&pool, &conn, Arc::new(rows)).await
             })
         });
-        let kept = Arc::new(Kept::new(&pool, KEPT, KEPT_OPTIONS));
-        // Where writers take turns, the redemption writer keeps a connection of its own: its page
-        // cache, which SQLite drops whenever another connection commits, then stays valid.
-        let redeemer = if ONE_WRITER {
-            Arc::new(Kept::new(&pool, 1, KEPT_OPTIONS))
-        } else {
-            kept.clone()
-        };
-        let w = writes.clone();
+        let (w, conn) = (writes.clone(), own());
         let redeem: RunBatch<_, _> = Arc::new(move |batch| {
-            let (kept, writes) = (redeemer.clone(), w.clone());
-            Box::pin(async move { codes::redeem_batch(&kept, &writes, batch).await })
+            let (conn, writes) = (conn.clone(), w.clone());
+            Box::pin(async move { codes::redeem_batch(&conn, &writes, batch).await })
         });
-        let reads = {
-            let kept = kept.clone();
-            let read: RunBatch<_, _> = Arc::new(move |batch| {
-                let kept = kept.clone();
-                Box::pin(async move { read_batch(&kept, batch).await })
-            });
-            Arc::new(Batcher::new(read))
-        };
+        let conn = own();
+        let read: RunBatch<_, _> = Arc::new(move |batch| {
+            let conn = conn.clone();
+            Box::pin(async move { read_batch(&conn, batch).await })
+        });
         SqlStore {
             pool,
             writes,
             access_rows: Arc::new(Batcher::new(write)),
             redemptions: Arc::new(Batcher::new(redeem)),
-            reads,
-            kept,
+            reads: Arc::new(Batcher::new(read)),
             hub: Hub::new(),
         }
     }

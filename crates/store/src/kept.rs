@@ -1,4 +1,6 @@
-//! Connections the store keeps for its hottest statements, beside sqlx's pool: [`Kept`].
+//! The connection each batcher (`batch.rs`: the reads on every request's path, opaque access
+//! tokens, code redemptions) keeps for its statements, beside sqlx's pool: [`Kept`]. A batcher runs
+//! one batch at a time, so one connection each is all it uses: three per node.
 //!
 //! sqlx 0.8 checks a pooled connection with a round trip when it is taken and flushes it with
 //! another when it is given back, so a one-statement read through the pool costs three round trips
@@ -14,12 +16,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use latchkey_core::store::StoreError;
 use sqlx::ConnectOptions as _;
-use tokio::sync::Semaphore;
+use tokio::sync::Mutex;
 
 use crate::errors::backend;
 
@@ -35,65 +36,57 @@ pub(crate) type KeptOptions<DB> = fn(Options<DB>) -> Options<DB>;
 type Options<DB> = <<DB as sqlx::Database>::Connection as sqlx::Connection>::Options;
 
 pub(crate) struct Kept<DB: sqlx::Database> {
-    /// How long a caller may wait for a connection: as long as the pool lets one wait.
+    /// How long a caller may wait for the connection: as long as the pool lets one wait.
     wait: Duration,
-    /// How a new kept connection is made: the pool's options, and the backend's settings for
+    /// How a new connection is made: the pool's options, and the backend's settings for
     /// statements on every request's path ([`KeptOptions`]).
     options: Options<DB>,
-    idle: Mutex<Vec<DB::Connection>>,
-    /// Connections in use or idle, at most as many as its permits.
-    slots: Semaphore,
+    /// The connection once made, locked while a statement runs on it; `None` until the first
+    /// statement, and after one whose future was dropped or that failed.
+    conn: Mutex<Option<DB::Connection>>,
 }
 
 impl<DB: sqlx::Database> Kept<DB> {
-    /// Keeps up to `slots` connections, made on first use with `pool`'s options as `tuned` sets
-    /// them.
-    pub(crate) fn new(pool: &sqlx::Pool<DB>, slots: usize, tuned: KeptOptions<DB>) -> Self {
+    /// Keeps one connection, made on first use with `pool`'s options as `tuned` sets them.
+    pub(crate) fn new(pool: &sqlx::Pool<DB>, tuned: KeptOptions<DB>) -> Self {
         Kept {
             wait: pool.options().get_acquire_timeout(),
             options: tuned((*pool.connect_options()).clone()),
-            idle: Mutex::new(Vec::with_capacity(slots)),
-            slots: Semaphore::new(slots.max(1)),
+            conn: Mutex::new(None),
         }
     }
 
-    /// Runs `statement` on a kept connection (a new one when none is idle); if it fails because a
-    /// kept connection was closed under it, once more on a new one. A caller waits for a free
-    /// connection at most as long as the pool would let it wait for one of its own.
+    /// Runs `statement` on the kept connection (a new one when there is none); if it fails
+    /// because the kept connection was closed under it, once more on a new one. A caller waits for
+    /// the connection at most as long as the pool would let it wait for one of its own.
     pub(crate) async fn run<T, F>(&self, statement: F) -> Result<T, StoreError>
     where
         F: for<'c> Fn(&'c mut DB::Connection) -> Statement<'c, T>,
     {
         let bound = self.wait;
-        // The semaphore is never closed, so the only failure is the wait.
-        let _slot = match tokio::time::timeout(bound, self.slots.acquire()).await {
-            Ok(Ok(slot)) => slot,
-            _ => return Err(waited_too_long(bound)),
+        let Ok(mut kept) = tokio::time::timeout(bound, self.conn.lock()).await else {
+            return Err(waited_too_long(bound));
         };
-        let idle = self.idle().pop();
-        let was_idle = idle.is_some();
-        let mut conn = match idle {
+        // Taken out while the statement runs: if its future is dropped halfway, the connection
+        // goes with it, and a transaction left open is rolled back as it closes.
+        let open = kept.take();
+        let was_open = open.is_some();
+        let mut conn = match open {
             Some(conn) => conn,
             None => self.connect().await?,
         };
         let done = match statement(&mut conn).await.map_err(backend) {
-            Err(StoreError::Unavailable(_)) if was_idle => {
+            Err(StoreError::Unavailable(_)) if was_open => {
                 conn = self.connect().await?;
                 statement(&mut conn).await.map_err(backend)
             }
             done => done,
         }?;
-        self.idle().push(conn);
+        *kept = Some(conn);
         Ok(done)
     }
 
-    /// The idle connections. A poisoned lock still holds whole connections: each one is pushed or
-    /// popped in one step.
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<DB::Connection>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A new connection with the kept connections' options, within the time the pool gives to take
+    /// A new connection with the kept connection's options, within the time the pool gives to take
     /// one: a database that does not answer is [`StoreError::Unavailable`] as soon as for a pooled
     /// one.
     async fn connect(&self) -> Result<DB::Connection, StoreError> {

@@ -1,6 +1,6 @@
-//! The store type both backends share: a pool and the connections kept for the hot statements, this
-//! process's write turn, the group-commit writers of opaque access tokens and code redemptions,
-//! and the hub of change notices. What it does on each backend is in `backend.rs` and the files it
+//! The store type both backends share: a pool, this process's write turn, the batchers of the
+//! statements on every request's path (its reads, opaque access tokens, code redemptions; each
+//! with a connection of its own, `kept.rs`), and the hub of change notices. What it does on each backend is in `backend.rs` and the files it
 //! names; how it writes is in `write.rs`.
 
 use std::sync::Arc;
@@ -9,7 +9,6 @@ use latchkey_core::secret::TokenHash;
 use latchkey_core::store::{AccessTokenRow, Family, NewRefresh};
 
 use crate::batch::Batcher;
-use crate::kept::Kept;
 use crate::lookup::Reads;
 use crate::notices::Hub;
 use crate::write::WriteTurn;
@@ -23,9 +22,6 @@ pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) redemptions: Arc<Batcher<Redemption, bool>>,
     /// The reads on every request's path, in batches (`lookup.rs`).
     pub(crate) reads: Arc<Reads<DB::Row>>,
-    /// Connections for the statements on every request's path (`kept.rs`): its reads, and on
-    /// PostgreSQL the code redemptions.
-    pub(crate) kept: Arc<Kept<DB>>,
     /// Change notices, heard by this process's subscribers.
     pub(crate) hub: Arc<Hub>,
 }
@@ -62,7 +58,6 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
             access_rows: self.access_rows.clone(),
             redemptions: self.redemptions.clone(),
             reads: self.reads.clone(),
-            kept: self.kept.clone(),
             hub: self.hub.clone(),
         }
     }
