@@ -28,29 +28,14 @@ pub(crate) struct ByHash {
 macro_rules! by_hash {
     (select $columns:expr, from $from:expr, key $key:literal) => {
         $crate::lookup::ByHash {
-            in_array: concat!(
-                "SELECT ",
-                $key,
-                " AS by_hash, ",
-                $columns,
-                " FROM ",
-                $from,
-                " WHERE ",
-                $key,
-                " = ANY($1)"
-            ),
-            in_json: concat!(
-                "SELECT ",
-                $key,
-                " AS by_hash, ",
-                $columns,
-                " FROM ",
-                $from,
-                " WHERE ",
-                $key,
-                " IN (SELECT unhex(value) FROM json_each($1))"
+            in_array: $crate::lookup::by_hash!(@keys " = ANY($1)"; $columns, $from, $key),
+            in_json: $crate::lookup::by_hash!(
+                @keys " IN (SELECT unhex(value) FROM json_each($1))"; $columns, $from, $key
             ),
         }
+    };
+    (@keys $keys:literal; $columns:expr, $from:expr, $key:literal) => {
+        concat!("SELECT ", $key, " AS by_hash, ", $columns, " FROM ", $from, " WHERE ", $key, $keys)
     };
 }
 pub(crate) use by_hash;
