@@ -279,7 +279,8 @@ async fn read_batch(
     answers.into_iter().flatten().collect()
 }
 
-/// Each hash's row among `rows`, by the `by_hash` column every [`ByHash::many`] selects.
+/// Each hash's row among `rows`, by the `by_hash` column that each batch statement of a [`ByHash`]
+/// selects.
 fn by_key(rows: Vec<DbRow>, hashes: &[TokenHash]) -> Result<Vec<Option<Arc<DbRow>>>, StoreError> {
     use sqlx::Row as _;
     let mut found = std::collections::HashMap::with_capacity(rows.len());
