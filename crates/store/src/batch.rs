@@ -1,8 +1,8 @@
 //! Group commit: writes that many requests make at once are done by one task, a batch at a time,
 //! instead of one transaction per request: opaque access tokens (one multi-row `INSERT` per
 //! batch) and code redemptions (one transaction per batch, each redemption with its own
-//! compare-and-swap and answer). On PostgreSQL the reads on every request's path are batched the
-//! same way (`lookup.rs`).
+//! compare-and-swap and answer). The reads on every request's path are batched the same way, on
+//! both backends (`lookup.rs`).
 //!
 //! Why: on SQLite each statement otherwise costs a hand-off to sqlx's worker thread and back, and
 //! each transaction a commit, while the other writers wait for their turn (BENCHMARKS.md: 23 ms p99
